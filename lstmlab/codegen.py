@@ -1,0 +1,213 @@
+"""Generate the source of a variant's time-loop kernels from its spec.
+
+The engine knows stages, products and named values, never a particular
+variant. For each variant this module writes two plain functions, later
+compiled by Numba:
+
+``forward(x, WT, b, <RT_p, rb_p, P_p, A_p for each product p>, U, L, Z, S, Y, XP)``
+    ``XP = x @ W.T + b`` in one GEMM, then for each step and stage: one GEMM
+    per product (``A_p = P_p[t] @ R_p.T``) and one fused pointwise pass.
+``backward(XP, Z, S, <R_p, dA_p, Q_p for each p>, U, L, dY, dXP, dU, G, Gn)``
+    exact BPTT: per step and stage (in reverse) one fused pointwise backward,
+    then one GEMM per product (``Q_p = dA_p[t] @ R_p``) sending gradients to
+    the product's sources. Weight gradients are whole-sequence GEMMs done by
+    the caller afterwards.
+
+Buffers (all C-contiguous, H hidden units, B batch, T steps):
+``Z (T+1, B, nstate*H)`` state history; ``S (T, B, nsaved*H)`` saved values;
+``P_p (T, B, len(source)*H)`` the product's input at each step;
+``A_p (B, len(targets)*H)`` scratch; ``Y (T, B, H)`` output (zero past a
+sequence's length); ``U (n_unit_params, H)``; ``L (B,)`` lengths.
+``G (nstate + n_mid, B, H)`` gradient accumulators for the previous state and
+for intermediate outputs; ``Gn (nstate, B, H)`` the gradient of the new state,
+carried between steps (in: gradient of the final state; out: of the initial).
+
+No Python objects, allocation or dispatcher calls happen inside the loops:
+the pointwise functions are compiled into the kernel.
+"""
+from __future__ import annotations
+
+
+def _layout(spec):
+    """Index maps shared by the forward and backward generators."""
+    state = spec.state
+    slot = {o: i for i, o in enumerate(spec.saved)}
+    final = spec.stages[-1]
+    mids = [o for st in spec.stages[:-1] for o in st.outputs]
+    acc = {s: i for i, s in enumerate(state)}
+    acc.update({o: len(state) + i for i, o in enumerate(mids)})
+    prods = []  # (global index, stage index, product)
+    for st in spec.stages:
+        for p in st.products:
+            prods.append((len(prods), st.index, p))
+    return dict(state=state, slot=slot, final=final, mids=mids, acc=acc, prods=prods)
+
+
+def _args(prods):
+    return ", ".join(f"RT{i}, rb{i}, P{i}, A{i}" for i, _, _ in prods)
+
+
+def _lines(indent, items):
+    pad = " " * indent
+    return [pad + s for s in items]
+
+
+def forward_source(spec) -> str:
+    lay = _layout(spec)
+    state, slot, prods = lay["state"], lay["slot"], lay["prods"]
+    nst = len(state)
+    G = len(spec.inputs)
+    out = [
+        f"def forward(x, WT, b, {_args(prods)}, U, L, Z, S, Y, XP):",
+        "    T = x.shape[0]",
+        "    B = x.shape[1]",
+        "    D = x.shape[2]",
+        "    H = Y.shape[2]",
+        f"    np.dot(x.reshape((T * B, D)), WT, XP.reshape((T * B, {G} * H)))",
+        "    for t in range(T):",
+        "        for bb in range(B):",
+        f"            for k in range({G} * H):",
+        "                XP[t, bb, k] += b[k]",
+    ]
+    # products fed by the previous state start from the initial state
+    for i, _, p in prods:
+        for q, s in enumerate(p.source):
+            if s in state:
+                si = state.index(s)
+                out += _lines(4, ["for bb in range(B):",
+                                  "    for j in range(H):",
+                                  f"        P{i}[0, bb, {q} * H + j] = Z[0, bb, {si} * H + j]"])
+    out.append("    for t in range(T):")
+    for st in spec.stages:
+        last = st.index == len(spec.stages) - 1
+        mine = [(i, p) for i, k, p in prods if k == st.index]
+        for i, p in mine:
+            out.append(f"        np.dot(P{i}[t], RT{i}, A{i})")
+        body = []
+        names = []
+        for a, kind, key in st.fwd_args:
+            v = "v_" + a
+            names.append(v)
+            if kind == "x":
+                body.append(f"{v} = XP[t, bb, {key} * H + j]")
+            elif kind == "a":
+                terms = []
+                for i, p in mine:
+                    if key in p.targets:
+                        q = p.targets.index(key)
+                        terms.append(f"A{i}[bb, {q} * H + j] + rb{i}[{q} * H + j]")
+                body.append(f"{v} = " + " + ".join(terms))
+            elif kind == "state":
+                body.append(f"{v} = Z[t, bb, {key} * H + j]")
+            elif kind == "param":
+                body.append(f"{v} = U[{key}, j]")
+            elif kind == "out":
+                body.append(f"{v} = S[t, bb, {slot[key]} * H + j]")
+            else:  # fixed: the Python default of an argument naming nothing declared
+                body.append(f"{v} = {key!r}")
+        res = [f"r{n}" for n in range(len(st.outputs))]
+        body.append(f"{', '.join(res)}, = f{st.index}({', '.join(names)})")
+        for n, o in enumerate(st.outputs):
+            if last and n < nst:
+                body.append(f"Z[t + 1, bb, {n} * H + j] = r{n}")
+                if n == 0:
+                    body.append(f"Y[t, bb, j] = r{n}")
+                for i, _, p in prods:
+                    if o in p.source:
+                        body += ["if t + 1 < T:",
+                                 f"    P{i}[t + 1, bb, {p.source.index(o)} * H + j] = r{n}"]
+            else:
+                body.append(f"S[t, bb, {slot[o]} * H + j] = r{n}")
+                for i, _, p in prods:
+                    if o in p.source:
+                        body.append(f"P{i}[t, bb, {p.source.index(o)} * H + j] = r{n}")
+        out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
+        out += _lines(20, body)
+        if last:  # past the sequence's end the state is carried, the output stays zero
+            carry = [f"for k in range({nst} * H):", "    Z[t + 1, bb, k] = Z[t, bb, k]"]
+            for i, _, p in prods:
+                if any(s in state for s in p.source):
+                    carry += ["if t + 1 < T:", f"    for k in range({len(p.source)} * H):",
+                              f"        P{i}[t + 1, bb, k] = P{i}[t, bb, k]"]
+            out += _lines(12, ["else:"]) + _lines(16, carry)
+    out.append("    return 0")
+    return "\n".join(out) + "\n"
+
+
+def backward_source(spec) -> str:
+    lay = _layout(spec)
+    state, slot, acc, prods = lay["state"], lay["slot"], lay["acc"], lay["prods"]
+    nst = len(state)
+    pargs = ", ".join(f"R{i}, dA{i}, Q{i}" for i, _, _ in prods)
+    out = [
+        f"def backward(XP, Z, S, {pargs}, U, L, dY, dXP, dU, G, Gn):",
+        "    T = Z.shape[0] - 1",
+        "    B = Z.shape[1]",
+        "    H = dY.shape[2]",
+        "    for t in range(T - 1, -1, -1):",
+        "        G[:, :, :] = 0.0",
+        "        for bb in range(B):",
+        "            if t < L[bb]:",
+        "                for j in range(H):",
+        "                    Gn[0, bb, j] += dY[t, bb, j]",
+    ]
+    for st in reversed(spec.stages):
+        last = st.index == len(spec.stages) - 1
+        mine = [(i, p) for i, k, p in prods if k == st.index]
+        body, names = [], []
+        for a, kind, key in st.bwd_args:
+            v = "w_" + a
+            names.append(v)
+            if kind == "x":
+                body.append(f"{v} = XP[t, bb, {key} * H + j]")
+            elif kind == "state":
+                body.append(f"{v} = Z[t, bb, {key} * H + j]")
+            elif kind == "newstate":
+                body.append(f"{v} = Z[t + 1, bb, {key} * H + j]")
+            elif kind == "param":
+                body.append(f"{v} = U[{key}, j]")
+            elif kind == "out":
+                body.append(f"{v} = S[t, bb, {slot[key]} * H + j]")
+            elif kind == "grad":
+                if last and key in state:
+                    body.append(f"{v} = Gn[{state.index(key)}, bb, j]")
+                elif key in acc and not (last and key in state):
+                    body.append(f"{v} = G[{acc[key]}, bb, j]")
+                else:  # a saved value nothing downstream reads
+                    body.append(f"{v} = 0.0")
+            else:
+                body.append(f"{v} = {key!r}")
+        res = [f"g{n}" for n in range(len(st.fwd_args))]
+        body.append(f"{', '.join(res)}, = bw{st.index}({', '.join(names)})")
+        for n, (a, kind, key) in enumerate(st.fwd_args):
+            if kind == "x":
+                body.append(f"dXP[t, bb, {key} * H + j] = g{n}")
+            elif kind == "a":
+                for i, p in mine:
+                    if key in p.targets:
+                        body.append(f"dA{i}[t, bb, {p.targets.index(key)} * H + j] = g{n}")
+            elif kind == "state":
+                body.append(f"G[{key}, bb, j] += g{n}")
+            elif kind == "param":
+                body.append(f"dU[{key}, j] += g{n}")
+            elif kind == "out":
+                body.append(f"G[{acc[key]}, bb, j] += g{n}")
+        out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
+        out += _lines(20, body)
+        for i, p in mine:
+            out.append(f"        np.dot(dA{i}[t], R{i}, Q{i})")
+            adds = [f"G[{acc[s]}, bb, j] += Q{i}[bb, {q} * H + j]" for q, s in enumerate(p.source)]
+            out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
+            out += _lines(20, adds)
+    out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:",
+                      f"        for s in range({nst}):", "            for j in range(H):",
+                      "                Gn[s, bb, j] = G[s, bb, j]"])
+    out.append("    return 0")
+    return "\n".join(out) + "\n"
+
+
+def module_source(spec) -> str:
+    head = (f"# Generated by lstmlab for variant {spec.name!r} "
+            f"({spec.cls.__module__}.{spec.cls.__qualname__}). Do not edit.\n"
+            "import numpy as np\n\n")
+    return head + forward_source(spec) + "\n\n" + backward_source(spec)

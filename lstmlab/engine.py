@@ -1,0 +1,205 @@
+"""Compile and run one direction of one layer: forward and exact BPTT.
+
+Compiled kernels are built once per variant (and per dtype, by Numba's
+dispatch) and reused. The generated source is written to a file named by a
+hash of everything it depends on, so Numba's on-disk cache serves later
+processes, and an edited variant never meets a stale kernel.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import marshal
+import os
+import sys
+import tempfile
+import threading
+import types
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from . import blas, codegen
+from .config import CACHE, JIT_OPTIONS, kernel_dir
+from .variant import bind_function
+
+_KERNELS: dict = {}
+_LOCK = threading.Lock()
+_VERSION = "1"  # bump when the kernel calling convention changes
+
+
+def _fingerprint(fn, h, seen):
+    """Feed ``fn``'s code and everything it reaches (helpers, constants) into ``h``."""
+    if fn in seen:
+        return
+    seen.add(fn)
+    if isinstance(fn, numba.core.registry.CPUDispatcher):
+        fn = fn.py_func
+    h.update(marshal.dumps(fn.__code__))
+    h.update(repr(fn.__defaults__).encode())
+    for name in fn.__code__.co_names:
+        val = fn.__globals__.get(name)
+        if isinstance(val, (types.FunctionType, numba.core.registry.CPUDispatcher)):
+            _fingerprint(val, h, seen)
+        elif isinstance(val, (bool, int, float)):
+            h.update(f"{name}={val!r}".encode())
+
+
+def _jit_helper(fn):
+    return numba.njit(**JIT_OPTIONS)(fn)
+
+
+def _load_module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@dataclass
+class Kernels:
+    forward: object
+    backward: object
+    source: str
+    path: str
+
+
+def kernels(spec) -> Kernels:
+    """The compiled (lazily, per dtype) forward and backward kernels of ``spec``."""
+    key = spec.cls
+    if key in _KERNELS:
+        return _KERNELS[key]
+    with _LOCK:
+        if key in _KERNELS:
+            return _KERNELS[key]
+        src = codegen.module_source(spec)
+        h = hashlib.sha256(src.encode())
+        h.update(f"{_VERSION}|{numba.__version__}|{sys.version_info[:2]}|{sorted(JIT_OPTIONS.items())}".encode())
+        cpu = []
+        for st in spec.stages:
+            fw = bind_function(spec.cls, st.forward, wrap=_jit_helper)
+            bw = bind_function(spec.cls, st.backward, wrap=_jit_helper)
+            for f in (fw, bw):
+                _fingerprint(f, h, set())
+            cpu.append((fw, bw))
+        digest = h.hexdigest()[:20]
+        modname = f"lstmlab_k_{spec.name}_{digest}".replace("-", "_")
+        path = kernel_dir() / f"{modname}.py"
+        if not path.exists():  # write once: rewriting would change the stamp Numba's cache checks
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(src)
+            os.replace(tmp, path)
+        mod = _load_module(str(path), modname)
+        for k, (fw, bw) in enumerate(cpu):
+            setattr(mod, f"f{k}", _jit_helper(fw))
+            setattr(mod, f"bw{k}", _jit_helper(bw))
+        opts = dict(JIT_OPTIONS, cache=CACHE)
+        ker = Kernels(numba.njit(**opts)(mod.forward), numba.njit(**opts)(mod.backward), src, str(path))
+        _KERNELS[key] = ker
+        return ker
+
+
+def forget(cls) -> None:
+    """Drop the compiled kernels of ``cls`` (after re-registering a changed class)."""
+    _KERNELS.pop(cls, None)
+
+
+@dataclass
+class Tape:
+    """What a forward keeps for the backward of one direction of one layer."""
+    x: np.ndarray
+    params: dict
+    lengths: np.ndarray
+    XP: np.ndarray
+    Z: np.ndarray
+    S: np.ndarray
+    P: list
+
+
+def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray):
+    """Run one direction of one layer.
+
+    x: (T, B, D); state0: (nstate, B, H); lengths: (B,) int64, 1 <= L <= T.
+    All float arrays share one dtype (float32 or float64), already validated.
+    Returns ``(Y (T, B, H), final_state (nstate, B, H), tape)``.
+    """
+    T, B, _ = x.shape
+    nst, _, H = state0.shape
+    dt = x.dtype
+    ker = kernels(spec)
+    args = [x, np.ascontiguousarray(params["W"].T), params["b"]]
+    P = []
+    for p in spec.products:
+        R = params[p.name]
+        rb = params["b_" + p.name] if p.bias else np.zeros(R.shape[0], dt)
+        Pp = np.zeros((T, B, len(p.source) * H), dt)
+        P.append(Pp)
+        args += [np.ascontiguousarray(R.T), rb, Pp, np.empty((B, R.shape[0]), dt)]
+    U = _unit_matrix(spec, params, H, dt)
+    Z = np.empty((T + 1, B, nst * H), dt)
+    Z[0] = state0.transpose(1, 0, 2).reshape(B, nst * H)
+    S = np.zeros((T, B, len(spec.saved) * H), dt)
+    Y = np.zeros((T, B, H), dt)
+    XP = np.empty((T, B, len(spec.inputs) * H), dt)
+    ker.forward(*args, U, lengths, Z, S, Y, XP)
+    final = _final_state(Z, lengths, nst, H)
+    return Y, final, Tape(x, params, lengths, XP, Z, S, P)
+
+
+def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
+    """Exact BPTT for one direction of one layer.
+
+    dY: (T, B, H) gradient of the outputs; dstate: (nstate, B, H) gradient of
+    the final state. Returns ``(grads (dict like params), dx (T, B, D), dstate0)``.
+    """
+    x, params, L = tape.x, tape.params, tape.lengths
+    T, B, D = x.shape
+    nst = tape.Z.shape[2] // dY.shape[2]
+    H = dY.shape[2]
+    dt = x.dtype
+    ker = kernels(spec)
+    args, dAs = [], []
+    for p in spec.products:
+        R = params[p.name]
+        dA = np.zeros((T, B, R.shape[0]), dt)
+        dAs.append(dA)
+        args += [R, dA, np.empty((B, R.shape[1]), dt)]
+    U = _unit_matrix(spec, params, H, dt)
+    dU = np.zeros_like(U)
+    dXP = np.zeros_like(tape.XP)
+    n_mid = len(codegen._layout(spec)["mids"])
+    G = np.zeros((nst + n_mid, B, H), dt)
+    # The state is carried unchanged past a sequence's end and the kernel passes
+    # gradients through those steps, so the final-state gradient enters at T.
+    Gn = np.array(dstate, dtype=dt, order="C", copy=True)
+    ker.backward(tape.XP, tape.Z, tape.S, *args, U, L, dY, dXP, dU, G, Gn)
+    grads = {}
+    dXP2 = dXP.reshape(T * B, -1)
+    grads["W"] = blas.at_b(dXP2, x.reshape(T * B, D))
+    grads["b"] = dXP2.sum(axis=0)
+    dx = blas.a_b(dXP2, params["W"]).reshape(T, B, D)
+    for p, dA, Pp in zip(spec.products, dAs, tape.P):
+        dA2 = dA.reshape(T * B, -1)
+        grads[p.name] = blas.at_b(dA2, Pp.reshape(T * B, -1))
+        if p.bias:
+            grads["b_" + p.name] = dA2.sum(axis=0)
+    for k, u in enumerate(spec.unit_params):
+        grads[u] = dU[k].copy()
+    return grads, dx, Gn
+
+
+def _unit_matrix(spec, params, H, dt):
+    if not spec.unit_params:
+        return np.zeros((0, H), dt)
+    return np.ascontiguousarray(np.stack([params[u] for u in spec.unit_params]))
+
+
+def _final_state(Z, L, nst, H):
+    """Each sequence's state after its last valid step, as (nstate, B, H).
+
+    The kernel carries the state past a sequence's end, so Z[T] already holds it.
+    """
+    B = Z.shape[1]
+    return Z[-1].reshape(B, nst, H).transpose(1, 0, 2).copy()

@@ -1,0 +1,29 @@
+"""Scalar helpers that variants' pointwise maths may call.
+
+Plain Python over ``math``: the engine compiles whatever helper a variant's
+pointwise function reaches for its target (``numba.njit`` on the CPU, a
+numba.cuda device function later), and the NumPy reference in the tests calls
+them uncompiled. Use only what both Numba targets compile: ``math`` functions,
+arithmetic, comparisons, ``if``.
+"""
+import math
+
+__all__ = ["sigmoid", "tanh", "identity"]
+
+
+def sigmoid(x):
+    """Logistic function sigma(x) = 1 / (1 + exp(-x)), stable for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return math.tanh(x)
+
+
+def identity(x):
+    """x (used where a variant drops an activation function)."""
+    return x
