@@ -53,6 +53,7 @@ def _jit_helper(fn):
 def _load_module(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # Numba's cache re-imports the module by name
     spec.loader.exec_module(mod)
     return mod
 

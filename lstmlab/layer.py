@@ -1,0 +1,247 @@
+"""The recurrent layer: stacked, optionally bidirectional, variable-length.
+
+Conventions follow ``torch.nn.LSTM``: time-major ``(T, B, D)`` input unless
+``batch_first``; output ``(T, B, num_directions * H)``; the state is a tuple
+with one array per state variable of the variant (``(h, c)`` for the LSTM
+family, ``(h,)`` for GRU), each ``(num_layers * num_directions, B, H)``,
+ordered layer by layer, forward direction first.
+
+Parameters are a flat mapping ``"layer{l}[.reverse].{name}"`` -> array, with
+``name`` from the variant (``W``, ``b``, ``R``, ``b_R``, peepholes ``p_i``...).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import engine
+from .init import init_params
+from .registry import get_spec
+
+DTYPES = (np.float32, np.float64)
+
+
+class Context:
+    """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
+
+    def __init__(self, tapes, perms, lengths, T, B, batch_first, layer_inputs):
+        self.tapes, self.perms, self.lengths = tapes, perms, lengths
+        self.T, self.B, self.batch_first = T, B, batch_first
+        self.layer_inputs = layer_inputs
+        self.used = False
+
+
+class RNN:
+    """A stack of recurrent layers of one variant, on the CPU.
+
+    Parameters
+    ----------
+    variant : str or Variant subclass
+        A registered name (``lstmlab.names()``) or a class.
+    input_size, hidden_size : int
+        D and H.
+    num_layers : int, bidirectional : bool, batch_first : bool
+        As in ``torch.nn.LSTM``.
+    dtype : numpy.float32 or numpy.float64
+    init : {"default", "torch", "chrono"}; forget_bias, t_max, orthogonal
+        See :mod:`lstmlab.init`.
+    seed : int or numpy.random.Generator
+    """
+
+    def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bidirectional: bool = False, batch_first: bool = False, dtype=np.float32,
+                 init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
+                 orthogonal: bool = False, seed=0):
+        self.spec = get_spec(variant)
+        for arg, val in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
+                raise ValueError(f"{arg}: expected a positive int, got {val!r}")
+        if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
+            raise TypeError(f"dtype: expected float32 or float64, got {np.dtype(dtype)}")
+        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        self.bidirectional, self.batch_first = bool(bidirectional), bool(batch_first)
+        self.dtype = np.dtype(dtype)
+        self.num_directions = 2 if bidirectional else 1
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.params = {}
+        for prefix, d_in in self._blocks():
+            p = init_params(self.spec, d_in, hidden_size, rng, dtype=self.dtype, scheme=init,
+                            forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal)
+            self.params.update({f"{prefix}.{k}": v for k, v in p.items()})
+
+    # -- structure -----------------------------------------------------------
+    def _blocks(self):
+        """(prefix, input size) for each direction of each layer, in state order."""
+        for layer in range(self.num_layers):
+            d_in = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            for d in range(self.num_directions):
+                yield f"layer{layer}" + (".reverse" if d else ""), d_in
+
+    def param_shapes(self) -> dict:
+        shapes = {}
+        for prefix, d_in in self._blocks():
+            for k, s in self.spec.param_shapes(d_in, self.hidden_size).items():
+                shapes[f"{prefix}.{k}"] = s
+        return shapes
+
+    @property
+    def state_names(self) -> tuple:
+        return self.spec.state
+
+    def set_params(self, params: dict) -> None:
+        """Replace all parameters; checks names, shapes and dtype, copies nothing silently."""
+        self.params = self.check_params(params)
+
+    def check_params(self, params) -> dict:
+        if not hasattr(params, "keys"):
+            raise TypeError(f"params: expected a mapping of name -> array, got {type(params).__name__}")
+        want = self.param_shapes()
+        missing = sorted(set(want) - set(params))
+        extra = sorted(set(params) - set(want))
+        if missing or extra:
+            raise KeyError(f"params: missing {missing}, unexpected {extra} (variant {self.spec.name!r}, "
+                           f"expected {sorted(want)})")
+        out = {}
+        for k, shape in want.items():
+            v = params[k]
+            if not isinstance(v, np.ndarray):
+                raise TypeError(f"params[{k!r}]: expected a numpy array, got {type(v).__name__}")
+            if v.shape != shape:
+                raise ValueError(f"params[{k!r}]: expected shape {shape}, got {v.shape}")
+            if v.dtype != self.dtype:
+                raise TypeError(f"params[{k!r}]: expected dtype {self.dtype}, got {v.dtype}")
+            out[k] = np.ascontiguousarray(v)
+        return out
+
+    # -- validation ----------------------------------------------------------
+    def _check_x(self, x):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"x: expected a numpy array, got {type(x).__name__}")
+        order = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+        if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
+            raise ValueError(f"x: expected shape {order} with input_size={self.input_size} and T, B >= 1, "
+                             f"got {x.shape}")
+        if x.dtype != self.dtype:
+            raise TypeError(f"x: expected dtype {self.dtype} (the layer's dtype), got {x.dtype}")
+        if not np.isfinite(x).all():
+            raise ValueError("x: contains NaN or Inf")
+        if self.batch_first:
+            x = x.transpose(1, 0, 2)
+        return np.ascontiguousarray(x)
+
+    def _check_lengths(self, lengths, T, B):
+        if lengths is None:
+            return np.full(B, T, np.int64)
+        arr = np.asarray(lengths)
+        if arr.ndim != 1 or arr.shape[0] != B:
+            raise ValueError(f"lengths: expected shape ({B},) (one per sequence), got {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 1 or arr.max() > T):
+            raise ValueError(f"lengths: expected values in [1, T={T}], got min {arr.min()}, max {arr.max()}")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+
+    def _check_state(self, state, B, name="state"):
+        n = self.num_layers * self.num_directions
+        H, nst = self.hidden_size, len(self.spec.state)
+        if state is None:
+            return np.zeros((nst, n, B, H), self.dtype)
+        if not isinstance(state, (tuple, list)) or len(state) != nst:
+            raise ValueError(f"{name}: expected a tuple of {nst} arrays {self.spec.state}, got "
+                             f"{type(state).__name__} of length {len(state) if hasattr(state, '__len__') else '?'}")
+        for s, v in zip(self.spec.state, state):
+            if not isinstance(v, np.ndarray) or v.shape != (n, B, H):
+                raise ValueError(f"{name} {s!r}: expected an array of shape {(n, B, H)}, got "
+                                 f"{getattr(v, 'shape', type(v).__name__)}")
+            if v.dtype != self.dtype:
+                raise TypeError(f"{name} {s!r}: expected dtype {self.dtype}, got {v.dtype}")
+            if not np.isfinite(v).all():
+                raise ValueError(f"{name} {s!r}: contains NaN or Inf")
+        return np.stack(state)
+
+    # -- compute -------------------------------------------------------------
+    def forward(self, x, state=None, lengths=None):
+        """Run the stack.
+
+        x: (T, B, D) (or (B, T, D) with batch_first), the layer's dtype, finite.
+        state: None (zeros) or a tuple of arrays (L * dirs, B, H), one per state variable.
+        lengths: None or (B,) ints in [1, T]; outputs past a sequence's end are
+        zero and the final state is each sequence's state after its last step.
+
+        Returns ``(y, final_state, ctx)``; pass ``ctx`` to :meth:`backward`.
+        """
+        x = self._check_x(x)
+        T, B, _ = x.shape
+        L = self._check_lengths(lengths, T, B)
+        st = self._check_state(state, B)
+        perm = _reverse_index(L, T) if self.bidirectional else None
+        final = np.empty_like(st)
+        tapes, inputs = [], []
+        inp = x
+        k = 0
+        for layer in range(self.num_layers):
+            inputs.append(inp)
+            outs = []
+            for d in range(self.num_directions):
+                prefix = f"layer{layer}" + (".reverse" if d else "")
+                p = {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
+                xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
+                Y, fin, tape = engine.forward(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
+                if d == 1:
+                    Y = Y[perm, np.arange(B)]
+                outs.append(Y)
+                final[:, k] = fin
+                tapes.append(tape)
+                k += 1
+            inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
+        y = inp.transpose(1, 0, 2) if self.batch_first else inp
+        ctx = Context(tapes, perm, L, T, B, self.batch_first, inputs)
+        return y, tuple(final), ctx
+
+    __call__ = forward
+
+    def backward(self, ctx: Context, dy=None, dstate=None):
+        """Exact gradients through the whole sequence (BPTT).
+
+        dy: gradient of ``y`` (same shape), or None for zero; dstate: gradient
+        of the final state (a tuple like the state) or None.
+        Returns ``(grads, dx, dstate0)``: grads has the keys of ``params``; dx has
+        x's shape; dstate0 is a tuple like the state.
+        """
+        if not isinstance(ctx, Context):
+            raise TypeError(f"ctx: expected the Context returned by forward, got {type(ctx).__name__}")
+        T, B, H = ctx.T, ctx.B, self.hidden_size
+        shape_y = (B, T, H * self.num_directions) if ctx.batch_first else (T, B, H * self.num_directions)
+        if dy is None:
+            dy = np.zeros(shape_y, self.dtype)
+        if not isinstance(dy, np.ndarray) or dy.shape != shape_y or dy.dtype != self.dtype:
+            raise ValueError(f"dy: expected a {self.dtype} array of shape {shape_y}, got "
+                             f"{getattr(dy, 'dtype', '?')} {getattr(dy, 'shape', type(dy).__name__)}")
+        ds = self._check_state(dstate, B, name="dstate")
+        if ctx.batch_first:
+            dy = dy.transpose(1, 0, 2)
+        dy = np.ascontiguousarray(dy)
+        perm, arange = ctx.perms, np.arange(B)
+        grads, dstate0 = {}, np.empty_like(ds)
+        for layer in reversed(range(self.num_layers)):
+            dx_total = None
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                prefix = f"layer{layer}" + (".reverse" if d else "")
+                dyd = np.ascontiguousarray(dy[:, :, d * H:(d + 1) * H])
+                if d == 1:
+                    dyd = np.ascontiguousarray(dyd[perm, arange])
+                g, dx, d0 = engine.backward(self.spec, ctx.tapes[k], dyd, ds[:, k])
+                if d == 1:
+                    dx = dx[perm, arange]
+                dx_total = dx if dx_total is None else dx_total + dx
+                dstate0[:, k] = d0
+                grads.update({f"{prefix}.{n}": v for n, v in g.items()})
+            dy = np.ascontiguousarray(dx_total)
+        dx = dy.transpose(1, 0, 2) if ctx.batch_first else dy
+        return grads, dx, tuple(dstate0)
+
+
+def _reverse_index(L, T):
+    """(T, B) time index reversing each sequence within its own length (an involution)."""
+    t = np.arange(T)[:, None]
+    return np.where(t < L[None, :], L[None, :] - 1 - t, t)
