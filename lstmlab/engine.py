@@ -22,7 +22,7 @@ import numpy as np
 
 from . import blas, codegen
 from .config import CACHE, JIT_OPTIONS, kernel_dir
-from .variant import bind_function
+from .variant import VariantError, bind_function
 
 _KERNELS: dict = {}
 _LOCK = threading.Lock()
@@ -144,7 +144,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     S = np.zeros((T, B, len(spec.saved) * H), dt)
     Y = np.zeros((T, B, H), dt)
     XP = np.empty((T, B, len(spec.inputs) * H), dt)
-    ker.forward(*args, U, lengths, Z, S, Y, XP)
+    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
     final = _final_state(Z, lengths, nst, H)
     return Y, final, Tape(x, params, lengths, XP, Z, S, P)
 
@@ -175,7 +175,7 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     # The state is carried unchanged past a sequence's end and the kernel passes
     # gradients through those steps, so the final-state gradient enters at T.
     Gn = np.array(dstate, dtype=dt, order="C", copy=True)
-    ker.backward(tape.XP, tape.Z, tape.S, *args, U, L, dY, dXP, dU, G, Gn)
+    _call(spec, ker.backward, tape.XP, tape.Z, tape.S, *args, U, L, dY, dXP, dU, G, Gn)
     grads = {}
     dXP2 = dXP.reshape(T * B, -1)
     grads["W"] = blas.at_b(dXP2, x.reshape(T * B, D))
@@ -189,6 +189,15 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     for k, u in enumerate(spec.unit_params):
         grads[u] = dU[k].copy()
     return grads, dx, Gn
+
+
+def _call(spec, kernel, *args):
+    try:
+        return kernel(*args)
+    except numba.core.errors.TypingError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise VariantError(f"variant {spec.name!r} ({spec.cls.__qualname__}): its pointwise maths could not be "
+                           f"compiled by Numba (use scalars, math and lstmlab.scalar only): {first}") from exc
 
 
 def _unit_matrix(spec, params, H, dt):

@@ -16,7 +16,7 @@ _REF = "Greff et al. 2017 (arXiv:1503.04069)"
 
 @register("nig")
 class NIG(Peephole):
-    """No input gate: i = 1 (no W_i, R_i, b_i, p_i). """ + _REF
+    """No input gate: i = 1 (no W_i, R_i, b_i, p_i). Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", NIG"
     inputs = ("z", "f", "o")
     unit_params = ("p_f", "p_o")
@@ -26,7 +26,7 @@ class NIG(Peephole):
 
 @register("nfg")
 class NFG(Peephole):
-    """No forget gate: f = 1, so c_t = c_{t-1} + z * i. """ + _REF
+    """No forget gate: f = 1, so c_t = c_{t-1} + z * i.  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", NFG"
     inputs = ("z", "i", "o")
     unit_params = ("p_i", "p_o")
@@ -36,7 +36,7 @@ class NFG(Peephole):
 
 @register("nog")
 class NOG(Peephole):
-    """No output gate: o = 1, so y_t = h(c_t). """ + _REF
+    """No output gate: o = 1, so y_t = h(c_t).  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", NOG"
     inputs = ("z", "i", "f")
     unit_params = ("p_i", "p_f")
@@ -45,21 +45,21 @@ class NOG(Peephole):
 
 @register("niaf")
 class NIAF(Peephole):
-    """No input activation function: g(x) = x. """ + _REF
+    """No input activation function: g(x) = x.  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", NIAF"
     INPUT_ACTIVATION = False
 
 
 @register("noaf")
 class NOAF(Peephole):
-    """No output activation function: h(x) = x, so y_t = c_t * o. """ + _REF
+    """No output activation function: h(x) = x, so y_t = c_t * o.  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", NOAF"
     OUTPUT_ACTIVATION = False
 
 
 @register("np")
 class NP(Peephole):
-    """No peepholes: p_i = p_f = p_o = 0 (no peephole parameters). """ + _REF
+    """No peepholes: p_i = p_f = p_o = 0 (no peephole parameters).  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", NP"
     unit_params = ()
 
@@ -69,7 +69,7 @@ class CIFG(Peephole):
     """Coupled input and forget gate: f = 1 - i (no forget-gate block).
 
     With no forget block the forget-bias initialisers do not apply; a large
-    input-gate bias plays the opposite role. """ + _REF
+    input-gate bias plays the opposite role.  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", CIFG"
     inputs = ("z", "i", "o")
     unit_params = ("p_i", "p_o")
@@ -85,7 +85,7 @@ class FGR(Peephole):
         i = sigma(x_i + R_i y_{t-1} + R_ii i_{t-1} + R_if f_{t-1} + R_io o_{t-1} + p_i * c_{t-1})
 
     and likewise for f and o; z is as in vanilla. The previous gate activations
-    are part of the recurrent state (``gi, gf, go``; zero at t = 0). """ + _REF
+    are part of the recurrent state (``gi, gf, go``; zero at t = 0).  Greff et al. (2017), arXiv:1503.04069."""
     reference = _REF + ", FGR"
     state = ("h", "c", "gi", "gf", "go")
     stages = (Stage(products=(Product(("h",), ("z", "i", "f", "o"), name="R"),

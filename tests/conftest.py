@@ -1,0 +1,50 @@
+"""Fixtures; two variants written by subclassing, registered so every
+registry-parametrised test covers them as it would a researcher's own."""
+import numpy as np
+import pytest
+
+import lstmlab
+from lstmlab.variants import JANET, Peephole
+
+
+class PeepholeNoOutputPeep(Peephole):
+    """Test variant: the peephole LSTM with one gate changed - the output gate
+    does not peep at the cell (only the parameters it has change)."""
+    reference = "test: peephole without p_o"
+    unit_params = ("p_i", "p_f")
+
+
+class WideJANET(JANET):
+    """Test variant: JANET with a different input-gate shift (one constant)."""
+    reference = "test: JANET with BETA = 3"
+    BETA = 3.0
+
+
+lstmlab.register(PeepholeNoOutputPeep, name="test_peephole_nop", override=True)
+lstmlab.register(WideJANET, name="test_janet_beta3", override=True)
+
+ALL = lstmlab.names()
+
+
+@pytest.fixture(params=ALL)
+def variant(request):
+    return request.param
+
+
+def random_layer(variant, D=2, H=3, L=1, bidirectional=False, dtype=np.float64, seed=0, batch_first=False):
+    """A layer with every parameter random (peepholes and recurrent biases too)."""
+    rng = np.random.default_rng(seed)
+    layer = lstmlab.RNN(variant, D, H, L, bidirectional=bidirectional, dtype=dtype, init="torch",
+                        seed=rng, batch_first=batch_first)
+    for k, v in layer.params.items():
+        layer.params[k] = rng.uniform(-0.6, 0.6, v.shape).astype(dtype)
+    return layer
+
+
+def random_inputs(layer, T=5, B=3, seed=1):
+    rng = np.random.default_rng(seed)
+    n = layer.num_layers * layer.num_directions
+    x = rng.standard_normal((T, B, layer.input_size)).astype(layer.dtype)
+    state = tuple(rng.uniform(-0.5, 0.5, (n, B, layer.hidden_size)).astype(layer.dtype)
+                  for _ in layer.spec.state)
+    return x, state

@@ -1,0 +1,85 @@
+"""Layer behaviour: dtypes, determinism, batch_first, lengths, streaming."""
+import numpy as np
+import pytest
+
+import lstmlab
+from conftest import random_inputs, random_layer
+
+
+def test_float32_agrees_with_float64(variant):
+    l64 = random_layer(variant, D=3, H=4)
+    l32 = random_layer(variant, D=3, H=4, dtype=np.float32)
+    x, st = random_inputs(l64, T=6, B=2)
+    y64, f64, c64 = l64.forward(x, st)
+    y32, f32, c32 = l32.forward(x.astype(np.float32), tuple(s.astype(np.float32) for s in st))
+    assert y32.dtype == np.float32 and all(f.dtype == np.float32 for f in f32)
+    np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-5)
+    g64, dx64, _ = l64.backward(c64, np.ones_like(y64))
+    g32, dx32, _ = l32.backward(c32, np.ones_like(y32))
+    assert all(g.dtype == np.float32 for g in g32.values())
+    for k in g64:
+        np.testing.assert_allclose(g32[k], g64[k], rtol=1e-3, atol=1e-4)
+
+
+def test_deterministic_bitwise(variant):
+    layer = random_layer(variant, dtype=np.float32)
+    x, st = random_inputs(layer)
+    runs = []
+    for _ in range(2):
+        y, fin, ctx = layer.forward(x, st, [5, 3, 1])
+        g, dx, ds = layer.backward(ctx, np.ones_like(y), fin)
+        runs.append((y, fin, g, dx, ds))
+    a, b = runs
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[3], b[3])
+    assert all(np.array_equal(a[2][k], b[2][k]) for k in a[2])
+    assert all(np.array_equal(u, v) for u, v in zip(a[1] + a[4], b[1] + b[4]))
+
+
+def test_batch_first_is_a_transpose():
+    tm = random_layer("peephole", L=2, bidirectional=True)
+    bf = random_layer("peephole", L=2, bidirectional=True, batch_first=True)
+    x, st = random_inputs(tm)
+    y, fin, ctx = tm.forward(x, st, [5, 2, 4])
+    yb, finb, ctxb = bf.forward(np.ascontiguousarray(x.transpose(1, 0, 2)), st, [5, 2, 4])
+    np.testing.assert_array_equal(yb, y.transpose(1, 0, 2))
+    dy = np.random.default_rng(0).standard_normal(y.shape)
+    g, dx, _ = tm.backward(ctx, dy)
+    gb, dxb, _ = bf.backward(ctxb, np.ascontiguousarray(dy.transpose(1, 0, 2)))
+    np.testing.assert_array_equal(dxb, dx.transpose(1, 0, 2))
+    assert all(np.array_equal(g[k], gb[k]) for k in g)
+
+
+def test_streaming_chunks_equal_whole_sequence():
+    """Feeding the final state of one chunk into the next gives the same outputs,
+    and the final-state gradient carries truncated BPTT across chunks exactly."""
+    layer = random_layer("lstm", L=2)
+    x, st = random_inputs(layer, T=8, B=2)
+    y, fin, ctx = layer.forward(x, st)
+    y1, f1, c1 = layer.forward(x[:3], st)
+    y2, f2, c2 = layer.forward(x[3:], f1)
+    np.testing.assert_allclose(np.concatenate([y1, y2]), y, rtol=1e-12, atol=1e-14)
+    dy = np.random.default_rng(1).standard_normal(y.shape)
+    g, dx, ds0 = layer.backward(ctx, dy)
+    g2, dx2, dmid = layer.backward(c2, dy[3:])
+    g1, dx1, ds0b = layer.backward(c1, dy[:3], dmid)
+    np.testing.assert_allclose(np.concatenate([dx1, dx2]), dx, rtol=1e-10, atol=1e-12)
+    for k in g:
+        np.testing.assert_allclose(g1[k] + g2[k], g[k], rtol=1e-10, atol=1e-12)
+
+
+def test_final_state_is_last_valid_step():
+    layer = random_layer("gru")
+    x, st = random_inputs(layer)
+    y, fin, _ = layer.forward(x, st, [5, 2, 1])
+    for b, n in enumerate([5, 2, 1]):
+        _, fb, _ = layer.forward(np.ascontiguousarray(x[:n, b:b + 1]), tuple(s[:, b:b + 1] for s in st))
+        np.testing.assert_allclose(fin[0][:, b], fb[0][:, 0], rtol=1e-12)
+        np.testing.assert_allclose(y[n - 1, b], fb[0][0, 0], rtol=1e-12)
+
+
+def test_parameters_are_a_walkable_mapping():
+    layer = lstmlab.RNN("fgr", 3, 4, 2, bidirectional=True)
+    names = set(layer.params)
+    assert "layer1.reverse.R_gates" in names and "layer0.p_i" in names
+    assert layer.params["layer1.W"].shape == (16, 8)
+    assert layer.params["layer0.R_gates"].shape == (12, 12)

@@ -1,0 +1,115 @@
+"""Registry: names, globs, suggestions, duplicates, plugins, contract errors."""
+import warnings
+from importlib import metadata
+
+import pytest
+
+import lstmlab
+from lstmlab import registry
+from lstmlab.variant import Product, Stage, Variant, VariantError
+from lstmlab.variants import LSTM
+
+BUILTINS = ["cifg", "fgr", "gru", "janet", "lstm", "mgu", "nfg", "niaf", "nig", "noaf", "nog", "np", "peephole"]
+
+
+def test_builtins_and_glob():
+    assert set(BUILTINS) <= set(lstmlab.names())
+    assert lstmlab.names("n*") == ["nfg", "niaf", "nig", "noaf", "nog", "np"]
+    assert lstmlab.names("zz*") == []
+    for n in BUILTINS:
+        cls = lstmlab.get(n)
+        assert cls.reference and cls.__doc__, n
+
+
+def test_unknown_name_suggests():
+    with pytest.raises(lstmlab.UnknownVariantError, match="did you mean 'peephole'"):
+        lstmlab.get("peephol")
+    with pytest.raises(TypeError, match="registered name"):
+        lstmlab.get(3)
+
+
+def test_duplicate_needs_override():
+    class Mine(LSTM):
+        pass
+    with pytest.raises(ValueError, match="already registered"):
+        lstmlab.register(Mine, name="lstm")
+    lstmlab.register(Mine, name="tmp_mine")
+    try:
+        class Mine2(LSTM):
+            pass
+        lstmlab.register(Mine2, name="tmp_mine", override=True)
+        assert lstmlab.get("tmp_mine") is Mine2
+    finally:
+        lstmlab.unregister("tmp_mine")
+
+
+class _EP:
+    def __init__(self, name, value, obj=None, exc=None):
+        self.name, self.value, self._obj, self._exc = name, value, obj, exc
+
+    def load(self):
+        if self._exc:
+            raise self._exc
+        return self._obj
+
+
+def test_plugins_load_lazily_and_broken_one_warns(monkeypatch):
+    class Plugged(LSTM):
+        reference = "plugin"
+    eps = [_EP("plugged", "pkg:Plugged", Plugged), _EP("broken", "badpkg:Cell", exc=ImportError("no badpkg"))]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: eps if group == "lstmlab.variants" else [])
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    with pytest.warns(RuntimeWarning, match="'broken'.*no badpkg"):
+        assert "plugged" in lstmlab.names()
+    assert lstmlab.get("plugged") is Plugged
+    lstmlab.unregister("plugged")
+
+
+def test_import_survives_broken_plugin(tmp_path):
+    """A broken plugin installed in the environment never breaks `import lstmlab`."""
+    import subprocess, sys, textwrap
+    dist = tmp_path / "brokenplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[lstmlab.variants]\nbadcell = brokenplug_missing:Cell\n")
+    code = textwrap.dedent("""
+        import warnings, lstmlab
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            names = lstmlab.names()
+        print("lstm" in names, any("badcell" in str(x.message) for x in w))
+    """)
+    env = dict(__import__("os").environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["True", "True"]
+
+
+def _bad(**attrs):
+    base = dict(inputs=("i",), state=("h",), saved=())
+    base.update(attrs)
+    return type("Bad", (Variant,), base)
+
+
+@pytest.mark.parametrize("cls,match", [
+    (_bad(inputs=()), "at least one gate block"),
+    (_bad(state=()), "at least one state"),
+    (_bad(inputs=("i", "i")), "duplicate"),
+    (_bad(inputs="i"), "tuple of identifier"),
+    (_bad(), "no such static method"),
+    (_bad(forward=staticmethod(lambda x_i, a_i, h: (h,)), backward=staticmethod(lambda d_h: (0.0,))),
+     "must return 3 gradients"),
+    (_bad(forward=staticmethod(lambda x_i, a_q, h: (h,)), backward=staticmethod(lambda d_h: (0.0,) * 3)),
+     "argument 'a_q' names nothing"),
+    (_bad(forward=staticmethod(lambda x_i, a_i, h: (h, h)), backward=staticmethod(lambda d_h: (0.0,) * 3)),
+     "tuple of 1 values"),
+    (_bad(forward=staticmethod(lambda x_i, a_i, h: (h,)), backward=staticmethod(lambda d_h: (0.0,) * 3),
+          stages=(Stage(products=(Product(("q",), ("i",)),), outputs=("h",)),)), "reads 'q'"),
+    (_bad(forward=staticmethod(lambda x_i, a_i, h: (h,)), backward=staticmethod(lambda d_h: (0.0,) * 3),
+          forget_block="f"), "forget_block"),
+    (_bad(forward=staticmethod(lambda x_i, a_i, h: (h,)), backward=staticmethod(lambda zz: (0.0,) * 3)),
+     "'zz' is not available"),
+])
+def test_contract_errors_caught_at_registration(cls, match):
+    with pytest.raises(VariantError, match=match):
+        lstmlab.register(cls, name="tmp_bad")
+    assert "tmp_bad" not in lstmlab.names()
