@@ -145,7 +145,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     Y = np.zeros((T, B, H), dt)
     XP = np.empty((T, B, len(spec.inputs) * H), dt)
     _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
-    final = _final_state(Z, lengths, nst, H)
+    final = _final_state(Z, nst, H)
     return Y, final, Tape(x, params, lengths, XP, Z, S, P)
 
 
@@ -206,7 +206,7 @@ def _unit_matrix(spec, params, H, dt):
     return np.ascontiguousarray(np.stack([params[u] for u in spec.unit_params]))
 
 
-def _final_state(Z, L, nst, H):
+def _final_state(Z, nst, H):
     """Each sequence's state after its last valid step, as (nstate, B, H).
 
     The kernel carries the state past a sequence's end, so Z[T] already holds it.

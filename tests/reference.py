@@ -93,8 +93,6 @@ EQUATIONS = {
 
 def generic_step(spec):
     """A step of any variant from its own pure-Python pointwise functions."""
-    H_of = {}
-
     def step(p, x, s):
         H = s[0].shape[-1]
         vals = {name: v for name, v in zip(spec.state, s)}
@@ -121,7 +119,6 @@ def generic_step(spec):
                     new[o] = res[n]
                 else:
                     vals[o] = res[n]
-        H_of[0] = H
         return tuple(new[n] for n in spec.state)
     return step
 
