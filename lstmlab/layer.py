@@ -23,11 +23,9 @@ DTYPES = (np.float32, np.float64)
 class Context:
     """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
 
-    def __init__(self, tapes, perms, lengths, T, B, batch_first, layer_inputs):
-        self.tapes, self.perms, self.lengths = tapes, perms, lengths
+    def __init__(self, tapes, perms, T, B, batch_first):
+        self.tapes, self.perms = tapes, perms  # one engine tape per direction of each layer
         self.T, self.B, self.batch_first = T, B, batch_first
-        self.layer_inputs = layer_inputs
-        self.used = False
 
 
 class RNN:
@@ -175,11 +173,10 @@ class RNN:
         st = self._check_state(state, B)
         perm = _reverse_index(L, T) if self.bidirectional else None
         final = np.empty_like(st)
-        tapes, inputs = [], []
+        tapes = []
         inp = x
         k = 0
         for layer in range(self.num_layers):
-            inputs.append(inp)
             outs = []
             for d in range(self.num_directions):
                 prefix = f"layer{layer}" + (".reverse" if d else "")
@@ -194,7 +191,7 @@ class RNN:
                 k += 1
             inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
         y = inp.transpose(1, 0, 2) if self.batch_first else inp
-        ctx = Context(tapes, perm, L, T, B, self.batch_first, inputs)
+        ctx = Context(tapes, perm, T, B, self.batch_first)
         return y, tuple(final), ctx
 
     __call__ = forward
