@@ -1,0 +1,207 @@
+"""What a task is, and the task registry.
+
+A task generates seeded batches of sequences and knows its memoryless
+baseline: the loss of the best predictor that does not remember the inputs it
+has to carry across the delay. A run "beats the baseline" only when its
+held-out loss is clearly below that number.
+
+Tasks register by name with :func:`register_task` (a decorator); third-party
+packages can add tasks through the entry-point group ``lstmlab.tasks``, loaded
+lazily (a broken one warns and is skipped).
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+
+__all__ = ["Batch", "Task", "register_task", "get_task", "task_names", "make_task", "UnknownTaskError",
+           "TASK_ENTRY_POINT_GROUP"]
+
+TASK_ENTRY_POINT_GROUP = "lstmlab.tasks"
+_TASKS: dict[str, type] = {}
+_plugins_loaded = False
+
+#: Offset mixed into the seed of a held-out set, so it never overlaps a training stream.
+_HELDOUT_STREAM = 0x4E1D
+
+
+@dataclass
+class Batch:
+    """One batch, time-major.
+
+    inputs  : (T, B) int64 symbols (``Task.n_symbols`` > 0) or (T, B, D) float64 values.
+    targets : (T, B) int64 class per step (``readout == "every"``) or (B, K) float64
+              (``readout == "last"``).
+    lengths : (B,) int64 valid lengths, or None when every sequence has length T.
+    weights : (T, B) float64 loss weights per step, or None for all ones.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    lengths: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return self.inputs.shape[1]
+
+
+class Task:
+    """Base class of a synthetic sequence task.
+
+    Subclasses set the class attributes and implement :meth:`sample`,
+    :meth:`baseline` and, where useful, :meth:`metrics`.
+
+    Class attributes
+    ----------------
+    name, reference : str
+    n_symbols : int    number of input symbols (one-hot encoded by the model), 0 for real inputs
+    input_size : int   D for real-valued inputs (ignored when n_symbols > 0)
+    output_size : int  K: classes per step, or regression outputs
+    readout : "every" (an output per step) or "last" (one at each sequence's last step)
+    loss : "xent" (softmax cross-entropy) or "mse"
+    min_T : int        smallest T the task is defined for
+    """
+
+    name = ""
+    reference = ""
+    description = ""
+    n_symbols = 0
+    input_size = 0
+    output_size = 1
+    readout = "last"
+    loss = "mse"
+    min_T = 1
+    max_T = 1_000_000
+
+    def __init__(self, T: int):
+        if not isinstance(T, (int, np.integer)) or isinstance(T, bool):
+            raise TypeError(f"T: expected an int, got {type(T).__name__} {T!r}")
+        if not self.min_T <= T <= self.max_T:
+            raise ValueError(f"T: task {self.name!r} needs {self.min_T} <= T <= {self.max_T}, got {T}")
+        self.T = int(T)
+
+    # -- to implement ------------------------------------------------------
+    def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        raise NotImplementedError
+
+    def baseline(self) -> float:
+        """Expected loss of the best memoryless predictor."""
+        raise NotImplementedError
+
+    baseline_rule = ""  #: one line: which predictor gives the baseline
+
+    @property
+    def max_dependency(self) -> int:
+        """Longest delay between an input and the output that needs it (chrono's T_max)."""
+        return self.T
+
+    def seq_len(self) -> int:
+        """Longest sequence the task generates (padding length of a batch)."""
+        return self.T
+
+    def metrics(self, outputs: np.ndarray, batch: Batch) -> dict:
+        """Task-specific held-out figures beyond the loss.
+
+        ``outputs`` are the model's raw outputs (logits (T, B, K) or values (B, K)).
+        Returns name -> the *sum over the batch's sequences* of a per-sequence
+        value; the evaluator divides by the number of sequences, so batches of
+        any size combine exactly.
+        """
+        return {}
+
+    # -- shared --------------------------------------------------------------
+    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        return self.sample(rng, int(batch_size))
+
+    def heldout(self, size: int, seed: int, batch_size: int = 256) -> list[Batch]:
+        """The fixed held-out set: ``size`` sequences from a stream of their own, in batches."""
+        rng = np.random.default_rng([int(seed), _HELDOUT_STREAM])
+        out, left = [], int(size)
+        while left > 0:
+            n = min(batch_size, left)
+            out.append(self.batch(rng, n))
+            left -= n
+        return out
+
+    @property
+    def feature_size(self) -> int:
+        """D the recurrent layer sees (one-hot width for symbols)."""
+        return self.n_symbols if self.n_symbols else self.input_size
+
+    def describe(self) -> str:
+        return f"{self.name} (T={self.T}): baseline {self.baseline():.6g} - {self.baseline_rule}"
+
+
+def register_task(name: str | None = None, *, override: bool = False):
+    """Class decorator: register a :class:`Task` subclass under ``name``."""
+    def deco(cls):
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise TypeError(f"register_task: expected a Task subclass, got {cls!r}")
+        key = name or cls.name
+        if not key:
+            raise ValueError("register_task: the task needs a name")
+        if key in _TASKS and _TASKS[key] is not cls and not override:
+            raise ValueError(f"register_task: a task named {key!r} is already registered; pass override=True")
+        if cls.readout not in ("every", "last"):
+            raise ValueError(f"task {key!r}: readout must be 'every' or 'last', got {cls.readout!r}")
+        if cls.loss not in ("xent", "mse"):
+            raise ValueError(f"task {key!r}: loss must be 'xent' or 'mse', got {cls.loss!r}")
+        cls.name = key
+        _TASKS[key] = cls
+        return cls
+    return deco
+
+
+class UnknownTaskError(KeyError):
+    def __str__(self):
+        return str(self.args[0])
+
+
+def _load_plugins():
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    try:
+        eps = metadata.entry_points(group=TASK_ENTRY_POINT_GROUP)
+    except Exception as exc:  # noqa: BLE001
+        warnings.warn(f"lstmlab: could not read entry points {TASK_ENTRY_POINT_GROUP!r}: {exc}", stacklevel=3)
+        return
+    for ep in eps:
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Task) and ep.name not in _TASKS:
+                register_task(ep.name)(obj)
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"lstmlab: task plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+
+
+def task_names(pattern: str = "*") -> list[str]:
+    _load_plugins()
+    return sorted(n for n in _TASKS if fnmatch.fnmatchcase(n, pattern))
+
+
+def get_task(name: str) -> type:
+    """The task class registered as ``name``; unknown names get close matches."""
+    if not isinstance(name, str):
+        raise TypeError(f"task: expected a task name, got {type(name).__name__}")
+    if name not in _TASKS:
+        _load_plugins()
+    if name not in _TASKS:
+        close = difflib.get_close_matches(name, list(_TASKS), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownTaskError(f"unknown task {name!r}{hint} Registered: {', '.join(sorted(_TASKS))}")
+    return _TASKS[name]
+
+
+def make_task(name: str, T: int) -> Task:
+    return get_task(name)(T)
