@@ -1,0 +1,216 @@
+"""The ``lstmlab`` command: ``train``, ``variants``, ``tasks``.
+
+Every sub-command's ``--help`` describes it fully; errors in arguments name
+the argument, what was expected and what was given, and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+_EPILOG_TRAIN = """\
+examples:
+  lstmlab train --task adding -T 100 --variant lstm --steps 2000 --out runs/adding100
+  lstmlab train --task copy -T 200 --variant cifg --init chrono --out runs/copy200
+  lstmlab train --out runs/copy200 --task copy -T 200 --variant cifg --init chrono --resume
+
+files written in --out: config.json (configuration and library versions),
+metrics.jsonl (training and held-out records), checkpoint.lstmlab (parameters,
+optimiser and random-generator state; written atomically every
+--checkpoint-every steps and at the end), result.json (final figures).
+--resume continues an interrupted run to bit-identical parameters.
+"""
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _clip(text):
+    if text.lower() in ("none", "off", "0"):
+        return None
+    return _float(text)
+
+
+def _add_train(sub):
+    from .training.config import TrainConfig
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a variant on a task, with checkpoints and resume",
+                       description="Train one gated recurrent variant on one long-dependency task. Shows a "
+                                   "progress bar (loss, baseline, steps per second), evaluates on a fixed "
+                                   "held-out set, logs metrics as JSON lines and checkpoints atomically.",
+                       epilog=_EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("task and model")
+    g.add_argument("--task", default=d.task, help=f"task name, see `lstmlab tasks` (default {d.task})")
+    g.add_argument("-T", "--T", dest="T", type=_positive_int, default=d.T,
+                   help=f"delay / sequence length parameter of the task (default {d.T})")
+    g.add_argument("--variant", default=d.variant, help=f"variant name, see `lstmlab variants` (default {d.variant})")
+    g.add_argument("--hidden", type=_positive_int, default=d.hidden, help=f"hidden units H (default {d.hidden})")
+    g.add_argument("--layers", type=_positive_int, default=d.layers, help=f"stacked layers (default {d.layers})")
+    g.add_argument("--init", choices=("default", "chrono", "torch"), default=d.init,
+                   help="default: uniform +-1/sqrt(H) with the forget bias set (--forget-bias, default 1); "
+                        "chrono: Tallec & Ollivier 2018 with T_max = the task's longest delay (or --t-max); "
+                        "torch: PyTorch's scheme")
+    g.add_argument("--forget-bias", type=_float, default=None, help="forget-gate bias for --init default")
+    g.add_argument("--t-max", type=_float, default=None, help="T_max for --init chrono")
+    g.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default=d.optimizer,
+                   help=f"(default {d.optimizer})")
+    g.add_argument("--lr", type=_float, default=d.lr, help=f"learning rate in (0, 100] (default {d.lr})")
+    g.add_argument("--momentum", type=_float, default=d.momentum, help="SGD momentum (default 0.9)")
+    g.add_argument("--nesterov", action="store_true", help="SGD with Nesterov momentum")
+    g.add_argument("--decay", type=_float, default=d.decay, help="RMSProp decay rho (default 0.9)")
+    g.add_argument("--beta1", type=_float, default=d.beta1, help="Adam beta1 (default 0.9)")
+    g.add_argument("--beta2", type=_float, default=d.beta2, help="Adam beta2 (default 0.999)")
+    g.add_argument("--eps", type=_float, default=d.eps, help="RMSProp / Adam epsilon (default 1e-8)")
+    g.add_argument("--clip", type=_clip, default=d.clip,
+                   help="clip the global gradient norm at this value; 'none' disables (default 1)")
+    g.add_argument("--schedule", choices=("constant", "cosine", "linear"), default=d.schedule,
+                   help="learning-rate schedule after --warmup steps of linear warm-up (default constant)")
+    g.add_argument("--warmup", type=int, default=d.warmup, help="warm-up steps (default 0)")
+    g.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help=f"(default {d.batch_size})")
+    g.add_argument("--steps", type=_positive_int, default=d.steps, help=f"updates to make (default {d.steps})")
+    g.add_argument("--seed", type=int, default=d.seed, help="seeds initialisation, batches and held-out set")
+    g.add_argument("--on-nonfinite", choices=("stop", "skip"), default=d.on_nonfinite,
+                   help="stop: a NaN/Inf loss or gradient ends the run with an error naming the step and "
+                        "tensor, the last checkpoint intact (default); skip: drop that update, count it in "
+                        "the metrics, and go on")
+    g = p.add_argument_group("records")
+    g.add_argument("--out", default=None, help="run directory (default runs/TASK-T-VARIANT-sSEED)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--eval-every", type=_positive_int, default=d.eval_every, help=f"(default {d.eval_every})")
+    g.add_argument("--eval-size", type=_positive_int, default=d.eval_size,
+                   help=f"held-out sequences (default {d.eval_size})")
+    g.add_argument("--log-every", type=_positive_int, default=d.log_every, help=f"(default {d.log_every})")
+    g.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
+                   help=f"(default {d.checkpoint_every})")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args) -> int:
+    from .training import train, TrainConfig
+    cfg = TrainConfig(task=args.task, T=args.T, variant=args.variant, hidden=args.hidden, layers=args.layers,
+                      optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+                      decay=args.decay, beta1=args.beta1, beta2=args.beta2, eps=args.eps, clip=args.clip,
+                      schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, steps=args.steps,
+                      seed=args.seed, init=args.init, forget_bias=args.forget_bias, t_max=args.t_max,
+                      dtype=args.dtype, eval_every=args.eval_every, eval_size=args.eval_size,
+                      log_every=args.log_every, checkpoint_every=args.checkpoint_every,
+                      on_nonfinite=args.on_nonfinite)
+    cfg.validate()
+    out = args.out or f"runs/{cfg.task}-T{cfg.T}-{cfg.variant}-s{cfg.seed}"
+    t0 = time.perf_counter()
+    res = train(cfg, out, resume=args.resume, progress=not args.no_progress)
+    wall = time.perf_counter() - t0
+    f = res.final
+    extra = "".join(f", {k} {v:.4g}" for k, v in f.items() if k not in ("loss", "baseline"))
+    if res.already_complete:
+        print(f"{out}: already complete (nothing to do); ", end="")
+    else:
+        print(f"{out}: wall {wall:.1f} s; ", end="")
+    print(f"{res.step} steps, {res.steps_per_second:.1f} steps/s (training only); "
+          f"held-out loss {f['loss']:.4g} vs baseline {f['baseline']:.4g} "
+          f"({f['loss'] / f['baseline']:.3g}x){extra}" + (f"; {res.skipped} steps skipped" if res.skipped else ""))
+    return 0
+
+
+def _add_variants(sub):
+    p = sub.add_parser("variants", help="list the registered variants and their references",
+                       description="List the registered gate variants (built-in and from plugins in the "
+                                   "'lstmlab.variants' entry-point group) with their papers.")
+    p.add_argument("pattern", nargs="?", default="*", help="glob filter on names, e.g. 'n*' (default: all)")
+    p.set_defaults(func=_cmd_variants)
+
+
+def _cmd_variants(args) -> int:
+    import lstmlab
+    names = lstmlab.names(args.pattern)
+    if not names:
+        print(f"no variant matches {args.pattern!r}; registered: {', '.join(lstmlab.names())}", file=sys.stderr)
+        return 1
+    w = max(map(len, names))
+    for n in names:
+        cls = lstmlab.get(n)
+        spec = lstmlab.get_spec(n)
+        print(f"{n:<{w}}  state {','.join(spec.state):<14} {cls.reference or '-'}")
+    return 0
+
+
+def _add_tasks(sub):
+    p = sub.add_parser("tasks", help="list the tasks and their memoryless baselines",
+                       description="List the registered tasks (built-in and from plugins in the "
+                                   "'lstmlab.tasks' entry-point group), their papers and the loss of the best "
+                                   "memoryless predictor at the given T.")
+    p.add_argument("-T", "--T", dest="T", type=_positive_int, default=100, help="T for the baselines (default 100)")
+    p.set_defaults(func=_cmd_tasks)
+
+
+def _cmd_tasks(args) -> int:
+    from .tasks import get_task, task_names
+    for n in task_names():
+        cls = get_task(n)
+        T = max(args.T, cls.min_T)
+        t = cls(T)
+        print(f"{n}: {cls.description}\n    baseline at T={T}: {t.baseline():.6g} ({cls.baseline_rule})\n"
+              f"    {cls.reference}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    ap = argparse.ArgumentParser(prog="lstmlab", description="lstmlab: gated recurrent variants compiled with "
+                                 "Numba - train them on long-dependency tasks and compare them.")
+    ap.add_argument("--version", action="version", version=f"lstmlab {__version__}")
+    ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(sub)
+    _add_variants(sub)
+    _add_tasks(sub)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .registry import UnknownVariantError
+    from .tasks import UnknownTaskError
+    from .training import CheckpointError, NonFiniteError, ResumeError, RunExistsError
+    try:
+        return args.func(args)
+    except (UnknownVariantError, UnknownTaskError, ValueError, TypeError, RunExistsError) as exc:
+        # CheckpointError and ResumeError are ValueErrors: all are the user's input.
+        kind = {CheckpointError: "checkpoint", ResumeError: "resume"}.get(type(exc), "error")
+        print(f"lstmlab {args.command}: {kind}: {exc}", file=sys.stderr)
+        return 2
+    except NonFiniteError as exc:
+        print(f"lstmlab {args.command}: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print(f"lstmlab {args.command}: interrupted; resume with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The configuration of a training run: every choice that changes its numbers.
+
+A run directory stores it (``config.json``); resuming checks that the stored
+and the requested configurations agree, field by field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from ..init import SCHEMES
+from ..registry import get_spec
+from ..tasks import get_task
+from .optim import OPTIMIZERS, SCHEDULES
+
+LIMITS = {"T": (1, 1_000_000), "batch_size": (1, 100_000), "steps": (1, 1_000_000_000),
+          "hidden": (1, 65_536), "layers": (1, 64)}
+LR_RANGE = (0.0, 100.0)
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Defaults follow Arjovsky et al. (2016): RMSProp 1e-3, decay 0.9, clip 1, batch 20."""
+
+    task: str = "adding"
+    T: int = 100
+    variant: str = "lstm"
+    hidden: int = 128
+    layers: int = 1
+    optimizer: str = "rmsprop"
+    lr: float = 1e-3
+    momentum: float = 0.9           # sgd
+    nesterov: bool = False          # sgd
+    decay: float = 0.9              # rmsprop
+    beta1: float = 0.9              # adam
+    beta2: float = 0.999            # adam
+    eps: float = 1e-8               # rmsprop, adam
+    clip: float | None = 1.0        # global gradient norm; None: no clipping
+    schedule: str = "constant"
+    warmup: int = 0
+    batch_size: int = 20
+    steps: int = 1000
+    seed: int = 0
+    init: str = "default"           # default (forget bias), chrono, torch
+    forget_bias: float | None = None
+    t_max: float | None = None      # chrono's T_max; None: the task's longest dependency
+    dtype: str = "float32"
+    eval_every: int = 100
+    eval_size: int = 1000
+    log_every: int = 10
+    checkpoint_every: int = 100
+    on_nonfinite: str = "stop"      # "stop" or "skip" (skip the update, count it)
+    extra: dict = field(default_factory=dict)  # free-form labels (e.g. the reproduction's name)
+
+    def validate(self) -> "TrainConfig":
+        """Check every field; raise ValueError naming the field, what was expected and what was given."""
+        get_task(self.task)     # UnknownTaskError with suggestions
+        get_spec(self.variant)  # UnknownVariantError with suggestions
+        for name, (lo, hi) in LIMITS.items():
+            _int_in(name, getattr(self, name), lo, hi)
+        task_cls = get_task(self.task)
+        if not task_cls.min_T <= self.T <= task_cls.max_T:
+            raise ValueError(f"T: task {self.task!r} needs {task_cls.min_T} <= T <= {task_cls.max_T}, "
+                             f"got {self.T}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and LR_RANGE[0] < self.lr
+                <= LR_RANGE[1]):
+            raise ValueError(f"lr: expected a finite learning rate in ({LR_RANGE[0]}, {LR_RANGE[1]}], got {self.lr!r}")
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("init", self.init, SCHEMES)
+        _choice("dtype", self.dtype, ("float32", "float64"))
+        _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
+        if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
+                                          and math.isfinite(self.clip)):
+            raise ValueError(f"clip: expected a positive gradient-norm bound or None, got {self.clip!r}")
+        _int_in("warmup", self.warmup, 0, max(self.steps - 1, 0))
+        _int_in("seed", self.seed, 0, 2**63 - 1)
+        for name in ("eval_every", "eval_size", "log_every", "checkpoint_every"):
+            _int_in(name, getattr(self, name), 1, 1_000_000_000)
+        if self.init == "chrono" and self.t_max is not None and not self.t_max > 2:
+            raise ValueError(f"t_max: chrono needs t_max > 2, got {self.t_max!r}")
+        self.make_optimizer()   # range checks of the optimiser's own options
+        return self
+
+    def make_optimizer(self):
+        from .optim import make_optimizer
+        opts = {"sgd": dict(momentum=self.momentum, nesterov=self.nesterov),
+                "rmsprop": dict(decay=self.decay, eps=self.eps),
+                "adam": dict(beta1=self.beta1, beta2=self.beta2, eps=self.eps)}[self.optimizer]
+        return make_optimizer(self.optimizer, **opts)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"config: unknown fields {unknown}; known: {sorted(names)}")
+        return cls(**d)
+
+    def differences(self, other: "TrainConfig") -> dict:
+        """field -> (this, other) for every field that differs."""
+        a, b = self.to_dict(), other.to_dict()
+        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def _int_in(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}: expected {lo} <= {name} <= {hi}, got {value}")
+
+
+def _choice(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {sorted(options)}, got {value!r}")

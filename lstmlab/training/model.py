@@ -1,0 +1,122 @@
+"""A sequence model for the synthetic tasks: encoder, recurrent stack, linear readout.
+
+::
+
+    x  = onehot(symbols) or the task's real-valued inputs       (T, B, D)
+    y  = RNN(variant)(x, lengths)                                (T, B, H)
+    z  = y_t W_o^T + b_o   at every step, or at each sequence's last valid step
+    loss = softmax cross-entropy (per step) or MSE (last step), as the task says
+
+Parameters are one flat dict: the stack's ``layer{l}.*`` and ``readout.W``
+(K, H), ``readout.b`` (K,). Arrays are updated in place by the optimisers, so
+the dict, the layer and the checkpoint always agree.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import blas
+from ..layer import RNN
+from ..tasks import Batch, Task
+from .losses import LOSSES
+
+
+class SequenceModel:
+    """A recurrent stack of one variant with a task's encoder, readout and loss.
+
+    task : Task                      decides D, K, readout and loss
+    variant : str or Variant class   hidden : int H   layers : int
+    dtype : float32 or float64
+    init, forget_bias, t_max, orthogonal : as :class:`lstmlab.RNN`; ``init="chrono"``
+        takes ``t_max`` from the task's longest dependency when not given.
+    rng : numpy Generator (parameters are drawn from it)
+    """
+
+    def __init__(self, task: Task, variant, hidden: int, layers: int = 1, *, dtype=np.float32,
+                 init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
+                 rng: np.random.Generator | None = None):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.task = task
+        if init == "chrono" and t_max is None:
+            t_max = task.max_dependency
+        self.rnn = RNN(variant, task.feature_size, hidden, layers, dtype=dtype, init=init,
+                       forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal, seed=rng)
+        self.dtype = self.rnn.dtype
+        K = task.output_size
+        bound = 1.0 / math.sqrt(hidden)
+        self.readout = {"readout.W": rng.uniform(-bound, bound, (K, hidden)).astype(self.dtype),
+                        "readout.b": np.zeros(K, self.dtype)}
+        self.params = {**self.rnn.params, **self.readout}
+        self._loss = LOSSES[task.loss]
+
+    def num_params(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    def load_params(self, params: dict) -> None:
+        """Copy ``params`` into the model's arrays (names, shapes and dtypes checked first)."""
+        for k, v in self.params.items():
+            if k not in params:
+                raise KeyError(f"params: missing {k!r}")
+            if params[k].shape != v.shape or params[k].dtype != v.dtype:
+                raise ValueError(f"params[{k!r}]: expected {v.dtype} {v.shape}, got "
+                                 f"{params[k].dtype} {params[k].shape}")
+        extra = sorted(set(params) - set(self.params))
+        if extra:
+            raise KeyError(f"params: unexpected {extra}")
+        for k, v in self.params.items():
+            v[...] = params[k]
+
+    # -- compute -------------------------------------------------------------
+    def encode(self, batch: Batch) -> np.ndarray:
+        """(T, B, D) inputs of the recurrent stack in the model's dtype."""
+        if self.task.n_symbols:
+            T, B = batch.inputs.shape
+            x = np.zeros((T, B, self.task.n_symbols), self.dtype)
+            np.put_along_axis(x, batch.inputs[..., None], 1.0, axis=-1)
+            return x
+        return np.ascontiguousarray(batch.inputs, dtype=self.dtype)
+
+    def _forward(self, batch: Batch):
+        x = self.encode(batch)
+        y, _, ctx = self.rnn.forward(x, lengths=batch.lengths)
+        W, b = self.params["readout.W"], self.params["readout.b"]
+        T, B, H = y.shape
+        if self.task.readout == "every":
+            feats = y.reshape(T * B, H)
+        else:
+            last = (batch.lengths - 1) if batch.lengths is not None else np.full(B, T - 1)
+            feats = np.ascontiguousarray(y[last, np.arange(B)])
+        z = blas.a_b(feats, np.ascontiguousarray(W.T)) + b
+        if self.task.readout == "every":
+            z = z.reshape(T, B, -1)
+        return z, feats, ctx, y.shape
+
+    def predict(self, batch: Batch) -> np.ndarray:
+        """Raw outputs: logits (T, B, K) or values (B, K)."""
+        return self._forward(batch)[0]
+
+    def loss(self, batch: Batch):
+        """(loss, outputs) without gradients."""
+        z = self.predict(batch)
+        return self._loss(z, batch.targets, batch.weights)[0], z
+
+    def loss_and_grads(self, batch: Batch):
+        """(loss, grads): grads has the keys of ``params``, each array's shape and dtype."""
+        z, feats, ctx, (T, B, H) = self._forward(batch)
+        loss, dz = self._loss(z, batch.targets, batch.weights)
+        W = self.params["readout.W"]
+        K = W.shape[0]
+        dz2 = np.ascontiguousarray(dz.reshape(-1, K))
+        grads = {"readout.W": blas.at_b(dz2, feats), "readout.b": dz2.sum(axis=0)}
+        dfeat = blas.a_b(dz2, W)
+        if self.task.readout == "every":
+            dy = dfeat.reshape(T, B, H)
+        else:
+            last = (batch.lengths - 1) if batch.lengths is not None else np.full(B, T - 1)
+            dy = np.zeros((T, B, H), self.dtype)
+            dy[last, np.arange(B)] = dfeat
+        g, _, _ = self.rnn.backward(ctx, dy)
+        grads.update(g)
+        return loss, grads

@@ -1,0 +1,134 @@
+"""The `lstmlab` command: listings, help, training, and resume after a kill."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from lstmlab.cli import main
+from lstmlab.training import checkpoint as ckpt
+
+TINY = ["--task", "adding", "-T", "8", "--hidden", "4", "--optimizer", "adam", "--lr", "0.01", "--batch-size",
+        "4", "--eval-every", "25", "--eval-size", "16", "--log-every", "5", "--no-progress"]
+
+
+def test_variants_lists_references(capsys):
+    assert main(["variants"]) == 0
+    out = capsys.readouterr().out
+    assert "peephole" in out and "Greff et al. 2017" in out and "arXiv:1804.04849" in out
+    assert main(["variants", "n*"]) == 0
+    assert "lstm" not in capsys.readouterr().out
+    assert main(["variants", "zzz*"]) == 1
+
+
+def test_tasks_lists_baselines(capsys):
+    assert main(["tasks", "-T", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "copy" in out and "0.173287" in out          # 10 ln 8 / 120
+    assert "0.166667" in out and "adding1997" in out
+
+
+@pytest.mark.parametrize("cmd,words", [("train", "--resume"), ("variants", "glob"), ("tasks", "baseline")])
+def test_help_stands_alone(cmd, words, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([cmd, "--help"])
+    assert e.value.code == 0
+    assert words in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["train", "--task", "copyy"], "did you mean 'copy'"),
+    (["train", "--variant", "lstn"], "did you mean 'lstm'"),
+    (["train", "--lr", "-1"], "lr: expected a finite learning rate"),
+    (["train", "--task", "adding1997", "-T", "10"], "T: task 'adding1997' needs 24 <= T"),
+])
+def test_bad_arguments_exit_2(argv, msg, capsys, tmp_path):
+    assert main(argv + ["--out", str(tmp_path / "x")]) == 2
+    assert msg in capsys.readouterr().err
+
+
+def test_bad_integer_argument(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--steps", "0"])
+    assert e.value.code == 2 and "--steps: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_train_then_resume_refusals(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", *TINY, "--steps", "20", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "held-out loss" in text and "baseline 0.1667" in text and "steps/s" in text
+    assert main(["train", *TINY, "--steps", "20", "--out", out]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", *TINY, "--steps", "20", "--out", out, "--resume"]) == 0
+    assert "already complete" in capsys.readouterr().out
+    with open(os.path.join(out, "checkpoint.lstmlab"), "r+b") as fh:
+        fh.truncate(50)
+    os.remove(os.path.join(out, "result.json"))
+    assert main(["train", *TINY, "--steps", "20", "--out", out, "--resume"]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+
+
+# -- kills in a real process ----------------------------------------------------------
+def _cli(args, env_extra=None, **kw):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.Popen([sys.executable, "-m", "lstmlab", "train", *TINY, *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _final_params(out):
+    arrays, meta = ckpt.load(os.path.join(out, "checkpoint.lstmlab"))
+    return {k: v for k, v in arrays.items() if k.startswith("param/")}, meta
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("ref") / "run")
+    p = _cli(["--steps", "300", "--checkpoint-every", "7", "--out", out])
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+    return _final_params(out)
+
+
+def _assert_same(reference_run, out):
+    ref, meta_ref = reference_run
+    got, meta = _final_params(out)
+    assert meta["step"] == meta_ref["step"] == 300
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
+
+
+def test_kill_during_checkpoint_write_then_resume(tmp_path, reference_run):
+    out = str(tmp_path / "run")
+    p = _cli(["--steps", "300", "--checkpoint-every", "7", "--out", out],
+             env_extra={"LSTMLAB_TEST_CRASH_IN_CHECKPOINT": "3"})
+    assert p.wait(timeout=120) == -signal.SIGKILL
+    # the crash left a half-written temporary and the previous checkpoint whole
+    assert [f for f in os.listdir(out) if ".tmp-" in f]
+    assert _final_params(out)[1]["step"] == 14
+    p = _cli(["--steps", "300", "--checkpoint-every", "7", "--out", out, "--resume"])
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+    assert not [f for f in os.listdir(out) if ".tmp-" in f]
+    _assert_same(reference_run, out)
+
+
+def test_kill_at_an_arbitrary_moment_then_resume(tmp_path, reference_run):
+    out = str(tmp_path / "run")
+    metrics = os.path.join(out, "metrics.jsonl")
+    p = _cli(["--steps", "300", "--checkpoint-every", "7", "--out", out])
+    deadline = time.time() + 60
+    while time.time() < deadline:   # wait until training is under way, then kill without warning
+        if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 12:
+            break
+        time.sleep(0.005)
+    p.send_signal(signal.SIGKILL)
+    assert p.wait(timeout=30) == -signal.SIGKILL, "the run finished before it could be killed"
+    assert sum(1 for _ in open(metrics)) < 60
+    p = _cli(["--steps", "300", "--checkpoint-every", "7", "--out", out, "--resume"])
+    assert p.wait(timeout=120) == 0, p.stderr.read()
+    _assert_same(reference_run, out)
+    steps = [json.loads(x)["step"] for x in open(metrics) if '"train"' in x]
+    assert steps == list(range(5, 301, 5))    # no duplicated or missing records
