@@ -1,4 +1,4 @@
-"""The ``lstmlab`` command: ``train``, ``variants``, ``tasks``.
+"""The ``lstmlab`` command: ``train``, ``variants``, ``tasks``, ``repro``.
 
 Every sub-command's ``--help`` describes it fully; errors in arguments name
 the argument, what was expected and what was given, and exit with status 2.
@@ -173,6 +173,31 @@ def _cmd_tasks(args) -> int:
     return 0
 
 
+def _add_repro(sub):
+    from .repro.run import add_arguments
+    p = sub.add_parser("repro", help="re-run a paper's experiment across variants: tables, plots, sweeps",
+                       description="Run a paper reproduction (a grid of training runs) on a local process pool "
+                                   "or a Dask cluster, then write summary.md, summary.csv, runs.jsonl and PNG "
+                                   "plots into the results folder. Re-running the same command skips finished "
+                                   "runs and resumes unfinished ones from their checkpoints. NAME is one of "
+                                   "arjovsky2016, greff2017, hochreiter1997, tallec2018 (`lstmlab repro --list`).",
+                       epilog="example: lstmlab repro arjovsky2016 --quick --results results/arjovsky-quick")
+    p.add_argument("name", nargs="?", help="the reproduction to run")
+    p.add_argument("--list", action="store_true", help="list the reproductions and exit")
+    add_arguments(p)
+    p.set_defaults(func=_cmd_repro)
+
+
+def _cmd_repro(args) -> int:
+    from .repro.run import available, get_reproduction, run
+    if args.list or not args.name:
+        for name, r in sorted(available().items()):
+            print(f"{name}: {r.title}\n    {r.paper}")
+        return 0 if args.list else 2
+    repro = get_reproduction(args.name)
+    return run(repro, args, " ".join(["lstmlab", *sys.argv[1:]]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     ap = argparse.ArgumentParser(prog="lstmlab", description="lstmlab: gated recurrent variants compiled with "
@@ -183,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_variants(sub)
     _add_tasks(sub)
+    _add_repro(sub)
     return ap
 
 
@@ -199,7 +225,8 @@ def main(argv=None) -> int:
     from .training import CheckpointError, NonFiniteError, ResumeError, RunExistsError
     try:
         return args.func(args)
-    except (UnknownVariantError, UnknownTaskError, ValueError, TypeError, RunExistsError) as exc:
+    except (UnknownVariantError, UnknownTaskError, ValueError, TypeError, RunExistsError, KeyError,
+            ConnectionError, ImportError) as exc:
         # CheckpointError and ResumeError are ValueErrors: all are the user's input.
         kind = {CheckpointError: "checkpoint", ResumeError: "resume"}.get(type(exc), "error")
         print(f"lstmlab {args.command}: {kind}: {exc}", file=sys.stderr)

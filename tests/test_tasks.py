@@ -162,3 +162,11 @@ def test_heldout_is_fixed_and_separate_from_training():
     train = task.batch(np.random.default_rng([7, 0]), 128)
     assert not np.array_equal(train.inputs, a[0].inputs)
     assert not np.array_equal(task.heldout(10, seed=8)[0].inputs, a[0].inputs[:, :10])
+
+
+def test_solved_rules():
+    assert CopyMemory(10).is_solved({"loss": 0.1, "recall_accuracy": 0.995})
+    assert not CopyMemory(10).is_solved({"loss": 0.0, "recall_accuracy": 0.9})
+    assert Adding(10).is_solved({"loss": 0.005}) and not Adding(10).is_solved({"loss": 0.02})
+    assert Adding1997(30).is_solved({"loss": 1.0, "solved_rate": 0.99})
+    assert not Adding1997(30).is_solved({"loss": 0.0, "solved_rate": 0.5})

@@ -41,6 +41,11 @@ class Adding1997(Task):
     min_T = 24   # X2's range (first T/2 - 1 pairs) must extend past X1's (first 10)
     baseline_rule = "always predict 0.5: MSE = (Var X1 + Var X2)/16"
 
+    solved_rule = "at least 99 % of held-out sequences within 0.04 of the target"
+
+    def is_solved(self, final):
+        return final.get("solved_rate", 0.0) >= 0.99
+
     def seq_len(self) -> int:
         return self.T + self.T // 10
 

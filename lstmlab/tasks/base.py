@@ -95,6 +95,11 @@ class Task:
         raise NotImplementedError
 
     baseline_rule = ""  #: one line: which predictor gives the baseline
+    solved_rule = "held-out loss below 1 % of the baseline"  #: when a run counts as solved
+
+    def is_solved(self, final: dict) -> bool:
+        """Whether a run's final held-out figures meet :attr:`solved_rule`."""
+        return final["loss"] < 0.01 * self.baseline()
 
     @property
     def max_dependency(self) -> int:

@@ -41,6 +41,11 @@ class CopyMemory(Task):
     min_T = 1
     baseline_rule = "blank for T+10 steps, then uniform over the 8 data symbols: 10 ln 8 / (T+20)"
 
+    solved_rule = "recall accuracy >= 0.99 on the held-out set"
+
+    def is_solved(self, final):
+        return final.get("recall_accuracy", 0.0) >= 0.99
+
     def seq_len(self) -> int:
         return self.T + 2 * N_COPY
 

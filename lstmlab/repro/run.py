@@ -1,0 +1,98 @@
+"""Command line of a reproduction: ``lstmlab repro NAME`` and ``python paper_repro/NAME.py``."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+
+from ..training.records import versions
+from .base import check_budget
+
+
+def available() -> dict:
+    """name -> Reproduction instance, from ``lstmlab.paper_repro``."""
+    from .. import _import_mapped
+    return dict(_import_mapped("paper_repro").REPRODUCTIONS)
+
+
+def get_reproduction(name: str):
+    import difflib
+    repros = available()
+    if name not in repros:
+        close = difflib.get_close_matches(name, list(repros), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"unknown reproduction {name!r}{hint} Available: {', '.join(sorted(repros))}")
+    return repros[name]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="the quick budget: a few minutes on a 2-core laptop (default: the paper's budget)")
+    p.add_argument("--results", default=None, help="results folder (default results/NAME-BUDGET)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: the reproduction's)")
+    p.add_argument("--steps", type=int, default=None, help="override every run's training steps")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run the grid on this Dask distributed scheduler instead of locally; the results "
+                        "folder must be on a filesystem every worker sees")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the scheduler (default 10)")
+    p.add_argument("--no-estimate", action="store_true", help="skip the up-front time estimate")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the grid's size and its expected time (measured here), run nothing, write nothing")
+
+
+def run(repro, args, command: str) -> int:
+    from ..sweep import DaskExecutor, LocalExecutor, run_sweep
+    from .report import write_report
+    budget = check_budget("quick" if args.quick else "paper")
+    seeds = args.seeds if args.seeds is not None else repro.default_seeds[budget]
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"--seeds: expected a positive integer, got {seeds!r}")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps: expected a positive integer, got {args.steps}")
+    configs = repro.configs(budget, seeds)
+    if args.steps is not None:
+        configs = [dataclasses.replace(c, steps=args.steps, eval_every=min(c.eval_every, args.steps),
+                                       warmup=0) for c in configs]
+    results = args.results or f"results/{repro.name}-{budget}"
+    description = f"budget={budget} seeds={seeds}" + (f" steps={args.steps}" if args.steps else "")
+    if args.dry_run:
+        from pathlib import Path
+        from ..sweep.sweep import _fmt, estimate_seconds, specs_for
+        workers = args.workers or LocalExecutor().workers
+        specs = specs_for(configs, Path(results).resolve())
+        secs, shapes = estimate_seconds(specs, workers)
+        steps = sum(s["config"]["steps"] for s in specs)
+        print(f"{repro.name} ({description}): {len(specs)} runs, {steps} training steps, {len(shapes)} shapes; "
+              f"expected time about {_fmt(secs)} on {workers} local workers")
+        return 0
+    if args.scheduler:
+        executor = DaskExecutor(args.scheduler, timeout=args.timeout).connect()
+    else:
+        executor = LocalExecutor(args.workers)
+    t0 = time.perf_counter()
+    try:
+        records = run_sweep(repro.name, description, configs, results, executor, estimate=not args.no_estimate)
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
+    md = write_report(repro, records, results, budget=budget, command=command, versions=versions(),
+                      wall_seconds=time.perf_counter() - t0)
+    print(md.split("## Plots")[0].rstrip())
+    print(f"\nwritten: {results}/summary.md, summary.csv, runs.jsonl and plots")
+    return 1 if any(r["status"] != "done" for r in records) else 0
+
+
+def script_main(repro, argv=None) -> int:
+    """``python paper_repro/NAME.py [--quick] ...``"""
+    p = argparse.ArgumentParser(prog=f"{repro.name}.py", description=f"{repro.title}. {repro.description}")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(repro, args, " ".join(["python", *sys.argv]))
+    except (ValueError, KeyError, ConnectionError, ImportError) as exc:
+        print(f"{repro.name}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,145 @@
+"""A sweep: a grid of independent training runs, executed anywhere, recorded as they finish.
+
+Results folder layout::
+
+    sweep.json        what the folder holds: the sweep's name, description and every run's configuration
+    runs.jsonl        one record per finished run (see :func:`worker.execute_run`), appended as each ends
+    runs/RUN_ID/      each run's own directory (checkpoints, metrics), so unfinished runs resume
+
+Re-running the same sweep skips runs already in ``runs.jsonl`` and resumes
+the others from their checkpoints. A folder made by a different sweep is
+refused, with the differences named.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..training import TrainConfig
+from ..training.checkpoint import atomic_write_text
+from ..training.records import MetricsLog, versions
+
+_log = logging.getLogger(__name__)
+MANIFEST, RECORDS, RUNS = "sweep.json", "runs.jsonl", "runs"
+
+
+class SweepMismatch(ValueError):
+    pass
+
+
+def run_id(cfg: TrainConfig, label: str) -> str:
+    """Readable and unique: task, T, label, seed and a hash of the whole configuration."""
+    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return f"{cfg.task}-T{cfg.T}-{label}-s{cfg.seed}-{digest}"
+
+
+def specs_for(configs, results: Path) -> list[dict]:
+    out = []
+    for cfg in configs:
+        cfg.validate()
+        label = cfg.extra.get("label", cfg.variant)
+        rid = run_id(cfg, label)
+        out.append({"run_id": rid, "label": label, "config": cfg.to_dict(), "run_dir": str(results / RUNS / rid)})
+    ids = [s["run_id"] for s in out]
+    if len(set(ids)) != len(ids):
+        raise ValueError("configs: the grid holds duplicate runs")
+    return out
+
+
+def check_manifest(results: Path, name: str, description: str, specs: list[dict]) -> None:
+    """Write the manifest of a new folder, or refuse a folder made by another sweep."""
+    path = results / MANIFEST
+    mine = {"name": name, "description": description, "runs": {s["run_id"]: s["config"] for s in specs}}
+    if not path.exists():
+        results.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({**mine, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                            "versions": versions()}, indent=1, sort_keys=True) + "\n")
+        return
+    try:
+        theirs = json.loads(path.read_text())
+    except ValueError as exc:
+        raise SweepMismatch(f"results: {path} is not valid JSON ({exc}); use another folder") from None
+    why = []
+    if theirs.get("name") != name:
+        why.append(f"it holds sweep {theirs.get('name')!r}, this is {name!r}")
+    if theirs.get("description") != description:
+        why.append(f"it was made as {theirs.get('description')!r}, this is {description!r}")
+    a, b = set(theirs.get("runs", {})), set(mine["runs"])
+    if a != b:
+        why.append(f"{len(a - b)} of its runs are not in this grid and {len(b - a)} of this grid's runs are not "
+                   f"in it (e.g. {sorted(a ^ b)[0]!r})")
+    if why:
+        raise SweepMismatch(f"results: {results} was made with a different configuration, so results would mix: "
+                            + "; ".join(why) + ". Use another folder (--results).")
+
+
+def load_records(results: Path) -> dict:
+    """run_id -> record, for every complete line of runs.jsonl."""
+    return {r["run_id"]: r for r in MetricsLog(results / RECORDS).records() if "run_id" in r}
+
+
+def estimate_seconds(specs: list[dict], workers: int) -> tuple[float, dict]:
+    """Expected wall time of ``specs`` from measured seconds per step of each distinct shape.
+
+    Each shape is measured here, after one warm-up update (which compiles the
+    variant, filling the on-disk cache the workers then use): the median of 3
+    updates, plus the held-out evaluations at the cost of forward passes.
+    """
+    from ..training.loop import _Run
+    per_shape, total = {}, 0.0
+    for s in specs:
+        c = s["config"]
+        key = (c["task"], c["T"], c["variant"], c["hidden"], c["layers"], c["batch_size"], c["dtype"])
+        if key not in per_shape:
+            cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0})
+            run = _Run(cfg)
+            run.update()
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                run.update()
+                times.append(time.perf_counter() - t0)
+            per_shape[key] = float(np.median(times))
+        step = per_shape[key]
+        evals = c["steps"] // c["eval_every"] + 2
+        total += step * (c["steps"] + 0.4 * evals * c["eval_size"] / c["batch_size"])
+    return total / max(workers, 1), per_shape
+
+
+def run_sweep(name: str, description: str, configs, results, executor, *, estimate: bool = True,
+              echo=print) -> list[dict]:
+    """Run every config not yet recorded in ``results``; return all records in grid order."""
+    results = Path(results).resolve()   # workers may run elsewhere: absolute run directories
+    specs = specs_for(configs, results)
+    check_manifest(results, name, description, specs)
+    done = load_records(results)
+    todo = [s for s in specs if s["run_id"] not in done]
+    echo(f"{name}: {len(specs)} runs, {len(specs) - len(todo)} already recorded, {len(todo)} to run "
+         f"on a {executor.describe()}")
+    if todo and estimate:
+        secs, per_shape = estimate_seconds(todo, executor.workers)
+        echo(f"{name}: expected time about {_fmt(secs)} (measured {len(per_shape)} shapes here, "
+             f"{min(per_shape.values()) * 1e3:.1f}-{max(per_shape.values()) * 1e3:.1f} ms per step)")
+    t0 = time.perf_counter()
+    log = MetricsLog(results / RECORDS)
+    for i, rec in enumerate(executor.run(todo), 1):
+        log.append(rec)   # the driver is the only writer: one line per finished run
+        done[rec["run_id"]] = rec
+        f = rec.get("final") or {}
+        status = (f"loss {f['loss']:.4g} / baseline {f['baseline']:.4g}" if rec["status"] == "done"
+                  else f"FAILED: {rec.get('error')}")
+        echo(f"[{i}/{len(todo)} {_fmt(time.perf_counter() - t0)}] {rec['run_id']}: {status}")
+    return [done[s["run_id"]] for s in specs]
+
+
+def _fmt(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

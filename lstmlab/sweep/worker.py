@@ -1,0 +1,56 @@
+"""What one worker does for one run: train it (resuming) and return its record.
+
+This function is what a process pool or a Dask worker executes, so it takes
+and returns plain JSON-able data, and it is importable by name.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+from ..training import NonFiniteError, TrainConfig, train
+from ..training.records import METRICS, versions
+from ..tasks import make_task
+
+
+def execute_run(spec: dict) -> dict:
+    """Train ``spec["config"]`` in ``spec["run_dir"]`` (resuming any checkpoint); return its record.
+
+    The record: run_id, status ("done" or "failed"), label, config, seed,
+    versions, curve (held-out records), train_curve ([step, loss] pairs),
+    final (held-out figures and baseline), solved, train_seconds,
+    steps_per_second, resumed_from, host; ``error`` when failed.
+    """
+    logging.getLogger("lstmlab").setLevel(logging.WARNING)
+    cfg = TrainConfig.from_dict(spec["config"])
+    run_dir = Path(spec["run_dir"])
+    base = {"run_id": spec["run_id"], "label": spec.get("label", cfg.variant), "config": cfg.to_dict(),
+            "seed": cfg.seed, "versions": versions(), "host": socket.gethostname(),
+            "pid": os.getpid()}
+    try:
+        res = train(cfg, run_dir, resume=True, progress=False)
+    except NonFiniteError as exc:
+        return {**base, "status": "failed", "error": str(exc), **_curves(run_dir)}
+    task = make_task(cfg.task, cfg.T)
+    return {**base, "status": "done", **_curves(run_dir), "final": res.final, "solved": bool(task.is_solved(res.final)),
+            "train_seconds": res.train_seconds, "steps_per_second": res.steps_per_second,
+            "resumed_from": res.resumed_from}
+
+
+def _curves(run_dir: Path) -> dict:
+    curve, train_curve = [], []
+    path = run_dir / METRICS
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if r.get("kind") == "eval":
+                curve.append({k: v for k, v in r.items() if k != "kind"})
+            elif r.get("kind") == "train":
+                train_curve.append([r["step"], r["loss"]])
+    return {"curve": curve, "train_curve": train_curve}
