@@ -23,6 +23,13 @@ _REGISTRY: dict[str, type] = {}
 _plugins_loaded = False
 
 
+def unknown_name_message(kind: str, name: str, known) -> str:
+    """'unknown KIND 'name'; did you mean ...? Registered: ...' - shared by every registry."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} Registered: {', '.join(sorted(known))}"
+
+
 class UnknownVariantError(KeyError):
     """No variant is registered under that name."""
 
@@ -103,9 +110,7 @@ def get(name) -> type:
     if name not in _REGISTRY:
         _load_plugins()
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UnknownVariantError(f"unknown variant {name!r}{hint} Registered: {', '.join(sorted(_REGISTRY))}")
+        raise UnknownVariantError(unknown_name_message("variant", name, _REGISTRY))
     return _REGISTRY[name]
 
 

@@ -18,12 +18,10 @@ def available() -> dict:
 
 
 def get_reproduction(name: str):
-    import difflib
+    from ..registry import unknown_name_message
     repros = available()
     if name not in repros:
-        close = difflib.get_close_matches(name, list(repros), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(f"unknown reproduction {name!r}{hint} Available: {', '.join(sorted(repros))}")
+        raise KeyError(unknown_name_message("reproduction", name, repros))
     return repros[name]
 
 

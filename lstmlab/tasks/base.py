@@ -11,13 +11,14 @@ lazily (a broken one warns and is skipped).
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import warnings
 from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
+
+from ..registry import unknown_name_message
 
 __all__ = ["Batch", "Task", "register_task", "get_task", "task_names", "make_task", "UnknownTaskError",
            "TASK_ENTRY_POINT_GROUP"]
@@ -202,9 +203,7 @@ def get_task(name: str) -> type:
     if name not in _TASKS:
         _load_plugins()
     if name not in _TASKS:
-        close = difflib.get_close_matches(name, list(_TASKS), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise UnknownTaskError(f"unknown task {name!r}{hint} Registered: {', '.join(sorted(_TASKS))}")
+        raise UnknownTaskError(unknown_name_message("task", name, _TASKS))
     return _TASKS[name]
 
 
