@@ -68,25 +68,31 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+def load_entry_points(group: str, kind: str, base: type, registry: dict, register_fn) -> None:
+    """Register every class in entry-point ``group`` that subclasses ``base`` and is not yet in
+    ``registry``, through ``register_fn(cls, name)``. A broken plugin warns and is skipped."""
+    try:
+        eps = metadata.entry_points(group=group)
+    except Exception as exc:  # noqa: BLE001 - a broken environment must not break lstmlab
+        warnings.warn(f"lstmlab: could not read entry points {group!r}: {exc}", stacklevel=3)
+        return
+    for ep in eps:
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, base) and ep.name not in registry:
+                register_fn(obj, ep.name)
+            _log.debug("loaded lstmlab %s plugin %s = %s", kind, ep.name, ep.value)
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"lstmlab: {kind} plugin {ep.name!r} ({ep.value}) failed to load and is "
+                          f"skipped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+
+
 def _load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    try:
-        eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    except Exception as exc:  # noqa: BLE001 - a broken environment must not break lstmlab
-        warnings.warn(f"lstmlab: could not read entry points {ENTRY_POINT_GROUP!r}: {exc}", stacklevel=3)
-        return
-    for ep in eps:
-        try:
-            obj = ep.load()
-            if isinstance(obj, type) and issubclass(obj, Variant) and ep.name not in _REGISTRY:
-                register(obj, name=ep.name)
-            _log.debug("loaded lstmlab plugin %s = %s", ep.name, ep.value)
-        except Exception as exc:  # noqa: BLE001
-            warnings.warn(f"lstmlab: variant plugin {ep.name!r} ({ep.value}) failed to load and is "
-                          f"skipped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+    load_entry_points(ENTRY_POINT_GROUP, "variant", Variant, _REGISTRY, lambda cls, n: register(cls, name=n))
 
 
 def names(pattern: str = "*") -> list[str]:

@@ -12,13 +12,11 @@ lazily (a broken one warns and is skipped).
 from __future__ import annotations
 
 import fnmatch
-import warnings
 from dataclasses import dataclass
-from importlib import metadata
 
 import numpy as np
 
-from ..registry import unknown_name_message
+from ..registry import load_entry_points, unknown_name_message
 
 __all__ = ["Batch", "Task", "register_task", "get_task", "task_names", "make_task", "UnknownTaskError",
            "TASK_ENTRY_POINT_GROUP"]
@@ -176,19 +174,7 @@ def _load_plugins():
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    try:
-        eps = metadata.entry_points(group=TASK_ENTRY_POINT_GROUP)
-    except Exception as exc:  # noqa: BLE001
-        warnings.warn(f"lstmlab: could not read entry points {TASK_ENTRY_POINT_GROUP!r}: {exc}", stacklevel=3)
-        return
-    for ep in eps:
-        try:
-            obj = ep.load()
-            if isinstance(obj, type) and issubclass(obj, Task) and ep.name not in _TASKS:
-                register_task(ep.name)(obj)
-        except Exception as exc:  # noqa: BLE001
-            warnings.warn(f"lstmlab: task plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
-                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+    load_entry_points(TASK_ENTRY_POINT_GROUP, "task", Task, _TASKS, lambda cls, n: register_task(n)(cls))
 
 
 def task_names(pattern: str = "*") -> list[str]:
