@@ -7,7 +7,6 @@ naming the arm being compared: a variant, or a variant and its initialisation.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +112,3 @@ def fmt_loss(g: Group) -> str:
     if not g.done:
         return "failed"
     return f"{g.mean:.4g} ± {g.std:.2g}" if len(g.done) > 1 else f"{g.mean:.4g}"
-
-
-def is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)

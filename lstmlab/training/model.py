@@ -51,9 +51,6 @@ class SequenceModel:
         self.params = {**self.rnn.params, **self.readout}
         self._loss = LOSSES[task.loss]
 
-    def num_params(self) -> int:
-        return int(sum(v.size for v in self.params.values()))
-
     def load_params(self, params: dict) -> None:
         """Copy ``params`` into the model's arrays (names, shapes and dtypes checked first)."""
         for k, v in self.params.items():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -71,7 +70,3 @@ class MetricsLog:
         with open(self.path, "a") as fh:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
             fh.flush()
-
-
-def command_line() -> str:
-    return " ".join(sys.argv)
