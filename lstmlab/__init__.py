@@ -11,6 +11,7 @@ from .registry import register, unregister, get, get_spec, names, UnknownVariant
 from .variant import Variant, Stage, Product, VariantError
 from .layer import RNN
 from .gradcheck import gradcheck, GradcheckReport
+from .config import set_num_threads
 
 __version__ = "0.1.0"
 
@@ -46,4 +47,5 @@ variants = _import_mapped("variants")  # registers the built-ins
 
 __all__ = ["register", "unregister", "get", "get_spec", "names", "UnknownVariantError",
            "Variant", "Stage", "Product", "VariantError", "RNN", "gradcheck", "GradcheckReport",
+           "set_num_threads",
            "__version__"]

@@ -198,6 +198,51 @@ def _cmd_repro(args) -> int:
     return run(repro, args, " ".join(["lstmlab", *sys.argv[1:]]))
 
 
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="time lstmlab against PyTorch (medians, ratios, GFLOP/s vs the GEMM peak)",
+                       description="Time forward + backward (float32) of lstmlab variants and their PyTorch "
+                                   "baselines in one process, alternating them, at each thread count: "
+                                   "torch.nn.LSTM / nn.GRU, the same cell written per step in PyTorch (eager; "
+                                   "torch.compile with --compile) and, for peephole, torch.jit.script. The SGEMM "
+                                   "peak is measured in the same run. Compilation never enters a timing.",
+                       epilog="example: lstmlab bench --against torch --variants lstm,gru --sizes quick "
+                              "--threads 1,2 --markdown bench.md")
+    p.add_argument("--against", choices=("torch", "none"), default="torch",
+                   help="baselines to time (default torch; 'none' times lstmlab alone)")
+    p.add_argument("--variants", default="lstm,gru,peephole",
+                   help="comma-separated names or globs (default lstm,gru,peephole; '*' for all)")
+    p.add_argument("--sizes", default="anchors",
+                   help="'T,B,D,H' groups separated by ';', or anchors (issue 5's sizes), quick, fastrnns "
+                        "(default anchors)")
+    p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile cells (slow to compile)")
+    p.add_argument("--repeats", type=_positive_int, default=7, help="rounds per size (default 7)")
+    p.add_argument("--budget", type=_float, default=30.0, help="stop a size after this many seconds "
+                   "(at least 3 rounds; default 30)")
+    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args) -> int:
+    from .benchmark import compare
+    from .training.checkpoint import atomic_write_text
+    variants = compare.parse_variants(args.variants)
+    sizes = compare.parse_sizes(args.sizes)
+    threads = compare.parse_threads(args.threads)
+    if args.against == "torch":
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("lstmlab bench: torch is not installed, so there is nothing to compare against. Install it "
+                  "(python3 -m pip install torch) or run with --against none.", file=sys.stderr)
+            return 2
+    rows, peaks = compare.run(variants, sizes, threads, args.against, args.compile, args.repeats, args.budget)
+    if args.markdown:
+        atomic_write_text(args.markdown, compare.markdown(rows, peaks, " ".join(["lstmlab", *sys.argv[1:]])))
+        print(f"wrote {args.markdown}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     ap = argparse.ArgumentParser(prog="lstmlab", description="lstmlab: gated recurrent variants compiled with "
@@ -209,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_variants(sub)
     _add_tasks(sub)
     _add_repro(sub)
+    _add_bench(sub)
     return ap
 
 

@@ -52,6 +52,13 @@ def _lines(indent, items):
     return [pad + s for s in items]
 
 
+def _with_scratch(lines, scratch, before):
+    """Allocate the scratch rows once, before the time loop (``before``)."""
+    k = lines.index(before)
+    alloc = [f"    {name} = np.empty(({rows}, H))" for name, rows in scratch]
+    return "\n".join(lines[:k] + alloc + lines[k:]) + "\n"
+
+
 def forward_source(spec) -> str:
     lay = _layout(spec)
     state, slot, prods = lay["state"], lay["slot"], lay["prods"]
@@ -78,51 +85,64 @@ def forward_source(spec) -> str:
                                   "    for j in range(H):",
                                   f"        P{i}[0, bb, {q} * H + j] = Z[0, bb, {si} * H + j]"])
     out.append("    for t in range(T):")
+    scratch = []
     for st in spec.stages:
         last = st.index == len(spec.stages) - 1
         mine = [(i, p) for i, k, p in prods if k == st.index]
         for i, p in mine:
             out.append(f"        np.dot(P{i}[t], RT{i}, A{i})")
-        body = []
-        names = []
+        # gather -> compute -> scatter: the compute loop reads and writes only
+        # the kernel's own scratch rows, so LLVM vectorises it without
+        # runtime alias checks (with them it gave up: too many pointers).
+        gather, names = [], []
         for a, kind, key in st.fwd_args:
-            v = "v_" + a
-            names.append(v)
+            if kind == "fixed":  # the Python default of an argument naming nothing declared
+                names.append(repr(key))
+                continue
+            r = len(gather)
+            names.append(f"IN{st.index}[{r}, j]")
             if kind == "x":
-                body.append(f"{v} = XP[t, bb, {key} * H + j]")
+                src = f"XP[t, bb, {key} * H + j]"
             elif kind == "a":
                 terms = []
                 for i, p in mine:
                     if key in p.targets:
                         q = p.targets.index(key)
                         terms.append(f"A{i}[bb, {q} * H + j] + rb{i}[{q} * H + j]")
-                body.append(f"{v} = " + " + ".join(terms))
+                src = " + ".join(terms)
             elif kind == "state":
-                body.append(f"{v} = Z[t, bb, {key} * H + j]")
+                src = f"Z[t, bb, {key} * H + j]"
             elif kind == "param":
-                body.append(f"{v} = U[{key}, j]")
-            elif kind == "out":
-                body.append(f"{v} = S[t, bb, {slot[key]} * H + j]")
-            else:  # fixed: the Python default of an argument naming nothing declared
-                body.append(f"{v} = {key!r}")
+                src = f"U[{key}, j]"
+            else:  # out
+                src = f"S[t, bb, {slot[key]} * H + j]"
+            gather.append(f"IN{st.index}[{r}, j] = {src}")
         res = [f"r{n}" for n in range(len(st.outputs))]
-        body.append(f"{', '.join(res)}, = f{st.index}({', '.join(names)})")
+        compute = [f"{', '.join(res)}, = f{st.index}({', '.join(names)})"]
+        compute += [f"OUT{st.index}[{n}, j] = r{n}" for n in range(len(st.outputs))]
+        scatter = []  # (destination, source row); one loop each keeps them vectorised
         for n, o in enumerate(st.outputs):
             if last and n < nst:
-                body.append(f"Z[t + 1, bb, {n} * H + j] = r{n}")
+                scatter.append((f"Z[t + 1, bb, {n} * H + j]", n, False))
                 if n == 0:
-                    body.append(f"Y[t, bb, j] = r{n}")
+                    scatter.append(("Y[t, bb, j]", n, False))
                 for i, _, p in prods:
                     if o in p.source:
-                        body += ["if t + 1 < T:",
-                                 f"    P{i}[t + 1, bb, {p.source.index(o)} * H + j] = r{n}"]
+                        scatter.append((f"P{i}[t + 1, bb, {p.source.index(o)} * H + j]", n, True))
             else:
-                body.append(f"S[t, bb, {slot[o]} * H + j] = r{n}")
+                scatter.append((f"S[t, bb, {slot[o]} * H + j]", n, False))
                 for i, _, p in prods:
                     if o in p.source:
-                        body.append(f"P{i}[t, bb, {p.source.index(o)} * H + j] = r{n}")
-        out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
-        out += _lines(20, body)
+                        scatter.append((f"P{i}[t, bb, {p.source.index(o)} * H + j]", n, False))
+        scratch.append((f"IN{st.index}", max(len(gather), 1)))
+        scratch.append((f"OUT{st.index}", len(st.outputs)))
+        out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"])
+        if gather:
+            out += _lines(16, ["for j in range(H):"]) + _lines(20, gather)
+        out += _lines(16, ["for j in range(H):"]) + _lines(20, compute)
+        for dst, n, next_step in scatter:
+            loop = ["for j in range(H):", f"    {dst} = OUT{st.index}[{n}, j]"]
+            out += _lines(16, (["if t + 1 < T:"] + ["    " + x for x in loop]) if next_step else loop)
         if last:  # past the sequence's end the state is carried, the output stays zero
             carry = [f"for k in range({nst} * H):", "    Z[t + 1, bb, k] = Z[t, bb, k]"]
             for i, _, p in prods:
@@ -131,7 +151,7 @@ def forward_source(spec) -> str:
                               f"        P{i}[t + 1, bb, k] = P{i}[t, bb, k]"]
             out += _lines(12, ["else:"]) + _lines(16, carry)
     out.append("    return 0")
-    return "\n".join(out) + "\n"
+    return _with_scratch(out, scratch, "    for t in range(T):")
 
 
 def backward_source(spec) -> str:
@@ -151,49 +171,60 @@ def backward_source(spec) -> str:
         "                for j in range(H):",
         "                    Gn[0, bb, j] += dY[t, bb, j]",
     ]
+    scratch = []
     for st in reversed(spec.stages):
         last = st.index == len(spec.stages) - 1
         mine = [(i, p) for i, k, p in prods if k == st.index]
-        body, names = [], []
+        gather, names = [], []
         for a, kind, key in st.bwd_args:
-            v = "w_" + a
-            names.append(v)
+            if kind == "fixed":
+                names.append(repr(key))
+                continue
+            if kind == "grad" and not (last and key in state) and key not in acc:
+                names.append("0.0")  # a saved value nothing downstream reads
+                continue
+            r = len(gather)
+            names.append(f"IN{st.index}[{r}, j]")
             if kind == "x":
-                body.append(f"{v} = XP[t, bb, {key} * H + j]")
+                src = f"XP[t, bb, {key} * H + j]"
             elif kind == "state":
-                body.append(f"{v} = Z[t, bb, {key} * H + j]")
+                src = f"Z[t, bb, {key} * H + j]"
             elif kind == "newstate":
-                body.append(f"{v} = Z[t + 1, bb, {key} * H + j]")
+                src = f"Z[t + 1, bb, {key} * H + j]"
             elif kind == "param":
-                body.append(f"{v} = U[{key}, j]")
+                src = f"U[{key}, j]"
             elif kind == "out":
-                body.append(f"{v} = S[t, bb, {slot[key]} * H + j]")
-            elif kind == "grad":
-                if last and key in state:
-                    body.append(f"{v} = Gn[{state.index(key)}, bb, j]")
-                elif key in acc and not (last and key in state):
-                    body.append(f"{v} = G[{acc[key]}, bb, j]")
-                else:  # a saved value nothing downstream reads
-                    body.append(f"{v} = 0.0")
-            else:
-                body.append(f"{v} = {key!r}")
+                src = f"S[t, bb, {slot[key]} * H + j]"
+            elif last and key in state:  # grad of the new state
+                src = f"Gn[{state.index(key)}, bb, j]"
+            else:  # grad of an intermediate output
+                src = f"G[{acc[key]}, bb, j]"
+            gather.append(f"IN{st.index}[{r}, j] = {src}")
         res = [f"g{n}" for n in range(len(st.fwd_args))]
-        body.append(f"{', '.join(res)}, = bw{st.index}({', '.join(names)})")
+        compute = [f"{', '.join(res)}, = bw{st.index}({', '.join(names)})"]
+        compute += [f"OUT{st.index}[{n}, j] = g{n}" for n in range(len(st.fwd_args))]
+        scatter = []
         for n, (a, kind, key) in enumerate(st.fwd_args):
             if kind == "x":
-                body.append(f"dXP[t, bb, {key} * H + j] = g{n}")
+                scatter.append(f"dXP[t, bb, {key} * H + j] = OUT{st.index}[{n}, j]")
             elif kind == "a":
                 for i, p in mine:
                     if key in p.targets:
-                        body.append(f"dA{i}[t, bb, {p.targets.index(key)} * H + j] = g{n}")
+                        scatter.append(f"dA{i}[t, bb, {p.targets.index(key)} * H + j] = OUT{st.index}[{n}, j]")
             elif kind == "state":
-                body.append(f"G[{key}, bb, j] += g{n}")
+                scatter.append(f"G[{key}, bb, j] += OUT{st.index}[{n}, j]")
             elif kind == "param":
-                body.append(f"dU[{key}, j] += g{n}")
+                scatter.append(f"dU[{key}, j] += OUT{st.index}[{n}, j]")
             elif kind == "out":
-                body.append(f"G[{acc[key]}, bb, j] += g{n}")
-        out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
-        out += _lines(20, body)
+                scatter.append(f"G[{acc[key]}, bb, j] += OUT{st.index}[{n}, j]")
+        scratch.append((f"IN{st.index}", max(len(gather), 1)))
+        scratch.append((f"OUT{st.index}", len(st.fwd_args)))
+        out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"])
+        if gather:
+            out += _lines(16, ["for j in range(H):"]) + _lines(20, gather)
+        out += _lines(16, ["for j in range(H):"]) + _lines(20, compute)
+        for line in scatter:
+            out += _lines(16, ["for j in range(H):", "    " + line])
         for i, p in mine:
             out.append(f"        np.dot(dA{i}[t], R{i}, Q{i})")
             adds = [f"G[{acc[s]}, bb, j] += Q{i}[bb, {q} * H + j]" for q, s in enumerate(p.source)]
@@ -203,7 +234,7 @@ def backward_source(spec) -> str:
                       f"        for s in range({nst}):", "            for j in range(H):",
                       "                Gn[s, bb, j] = G[s, bb, j]"])
     out.append("    return 0")
-    return "\n".join(out) + "\n"
+    return _with_scratch(out, scratch, "    for t in range(T - 1, -1, -1):")
 
 
 def module_source(spec) -> str:

@@ -28,3 +28,19 @@ def kernel_dir() -> Path:
         path = Path(base) / "lstmlab" / "kernels"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in every BLAS library loaded in this process.
+
+    Numba's GEMMs run on scipy's OpenBLAS and numpy brings another; both (and
+    any OpenMP runtime) are limited together through threadpoolctl, so their
+    thread pools do not fight over the cores. Set it before the first
+    forward for stable timings.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n: expected a positive int number of threads, got {n!r}")
+    import scipy.linalg  # noqa: F401  (loads the OpenBLAS that Numba's np.dot calls)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import marshal
+import math
 import os
 import sys
 import tempfile
@@ -20,13 +21,15 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import blas, codegen
+from . import blas, codegen, fastmath, workspace
 from .config import CACHE, JIT_OPTIONS, kernel_dir
 from .variant import VariantError, bind_function
 
 _KERNELS: dict = {}
 _LOCK = threading.Lock()
-_VERSION = "1"  # bump when the kernel calling convention changes
+_VERSION = "3"  # bump when the kernel calling convention or fastmath changes
+_CPU_REPLACE = dict(fastmath.CPU_REPLACEMENTS)
+_CPU_REPLACE[math] = fastmath.math_module
 
 
 def _fingerprint(fn, h, seen):
@@ -47,7 +50,7 @@ def _fingerprint(fn, h, seen):
 
 
 def _jit_helper(fn):
-    return numba.njit(**JIT_OPTIONS)(fn)
+    return numba.njit(inline="always", **JIT_OPTIONS)(fn)
 
 
 def _load_module(path, name):
@@ -79,8 +82,8 @@ def kernels(spec) -> Kernels:
         h.update(f"{_VERSION}|{numba.__version__}|{sys.version_info[:2]}|{sorted(JIT_OPTIONS.items())}".encode())
         cpu = []
         for st in spec.stages:
-            fw = bind_function(spec.cls, st.forward, wrap=_jit_helper)
-            bw = bind_function(spec.cls, st.backward, wrap=_jit_helper)
+            fw = bind_function(spec.cls, st.forward, wrap=_jit_helper, replace=_CPU_REPLACE)
+            bw = bind_function(spec.cls, st.backward, wrap=_jit_helper, replace=_CPU_REPLACE)
             for f in (fw, bw):
                 _fingerprint(f, h, set())
             cpu.append((fw, bw))
@@ -131,20 +134,24 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     dt = x.dtype
     ker = kernels(spec)
     args = [x, np.ascontiguousarray(params["W"].T), params["b"]]
-    P = []
+    P, scratch = [], []
     for p in spec.products:
         R = params[p.name]
         rb = params["b_" + p.name] if p.bias else np.zeros(R.shape[0], dt)
-        Pp = np.zeros((T, B, len(p.source) * H), dt)
+        # zeros: a product fed by a mid-step value is not written past a sequence's end
+        Pp = workspace.zeros((T, B, len(p.source) * H), dt)
         P.append(Pp)
-        args += [np.ascontiguousarray(R.T), rb, Pp, np.empty((B, R.shape[0]), dt)]
+        A = workspace.empty((B, R.shape[0]), dt)
+        scratch.append(A)
+        args += [np.ascontiguousarray(R.T), rb, Pp, A]
     U = _unit_matrix(spec, params, H, dt)
-    Z = np.empty((T + 1, B, nst * H), dt)
+    Z = workspace.empty((T + 1, B, nst * H), dt)
     Z[0] = state0.transpose(1, 0, 2).reshape(B, nst * H)
-    S = np.zeros((T, B, len(spec.saved) * H), dt)
+    S = workspace.empty((T, B, len(spec.saved) * H), dt)
     Y = np.zeros((T, B, H), dt)
-    XP = np.empty((T, B, len(spec.inputs) * H), dt)
+    XP = workspace.empty((T, B, len(spec.inputs) * H), dt)
     _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
+    workspace.give(*scratch)
     final = _final_state(Z, nst, H)
     return Y, final, Tape(x, params, lengths, XP, Z, S, P)
 
@@ -161,15 +168,17 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     H = dY.shape[2]
     dt = x.dtype
     ker = kernels(spec)
-    args, dAs = [], []
+    args, dAs, scratch = [], [], []
     for p in spec.products:
         R = params[p.name]
-        dA = np.zeros((T, B, R.shape[0]), dt)
+        dA = workspace.zeros((T, B, R.shape[0]), dt)
         dAs.append(dA)
-        args += [R, dA, np.empty((B, R.shape[1]), dt)]
+        Q = workspace.empty((B, R.shape[1]), dt)
+        scratch.append(Q)
+        args += [R, dA, Q]
     U = _unit_matrix(spec, params, H, dt)
     dU = np.zeros_like(U)
-    dXP = np.zeros_like(tape.XP)
+    dXP = workspace.zeros(tape.XP.shape, dt)
     n_mid = len(codegen._layout(spec)["mids"])
     G = np.zeros((nst + n_mid, B, H), dt)
     # The state is carried unchanged past a sequence's end and the kernel passes
@@ -188,7 +197,15 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
             grads["b_" + p.name] = dA2.sum(axis=0)
     for k, u in enumerate(spec.unit_params):
         grads[u] = dU[k].copy()
+    workspace.give(dXP, *dAs, *scratch)
     return grads, dx, Gn
+
+
+def release(tape: Tape) -> None:
+    """Give a tape's buffers back to the workspace; the tape is unusable afterwards."""
+    workspace.give(tape.XP, tape.Z, tape.S, *tape.P)
+    tape.XP = tape.Z = tape.S = None
+    tape.P = []
 
 
 def _call(spec, kernel, *args):

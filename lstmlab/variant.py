@@ -178,18 +178,24 @@ def _class_namespace(cls) -> dict:
     return ns
 
 
-def bind_function(cls, fn, wrap=None, _seen=None):
+def bind_function(cls, fn, wrap=None, replace=None, _seen=None):
     """A copy of ``fn`` whose globals see the class namespace first.
 
     ``wrap`` turns each helper (a static method ``fn`` calls) into what the
     target needs (``numba.njit`` for the CPU); helpers are bound recursively.
+    ``replace`` maps global helpers or modules (``math``) to the target's own
+    versions, used as they are (the CPU's vectorisable sigmoid, for example).
     """
     _seen = {} if _seen is None else _seen
+    replace = replace or {}
     ns = _class_namespace(cls)
     glb = dict(fn.__globals__)
     for name in fn.__code__.co_names:
         if name in ns:
             val = ns[name]
+        elif _replaceable(glb.get(name)) and glb[name] in replace:
+            glb[name] = replace[glb[name]]
+            continue
         elif wrap is not None and isinstance(glb.get(name), types.FunctionType):
             val = glb[name]  # a plain-Python helper such as lstmlab.scalar.sigmoid
         else:
@@ -197,7 +203,7 @@ def bind_function(cls, fn, wrap=None, _seen=None):
         if isinstance(val, types.FunctionType):
             if val not in _seen:
                 _seen[val] = None  # guard recursion
-                bound = bind_function(cls, val, wrap, _seen)
+                bound = bind_function(cls, val, wrap, replace, _seen)
                 _seen[val] = wrap(bound) if wrap else bound
             val = _seen[val]
         glb[name] = val
@@ -205,6 +211,10 @@ def bind_function(cls, fn, wrap=None, _seen=None):
     new.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
     new.__doc__ = fn.__doc__
     return new
+
+
+def _replaceable(val):
+    return isinstance(val, (types.FunctionType, types.ModuleType))
 
 
 def _method(cls, name, what):

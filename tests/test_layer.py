@@ -83,3 +83,22 @@ def test_parameters_are_a_walkable_mapping():
     assert "layer1.reverse.R_gates" in names and "layer0.p_i" in names
     assert layer.params["layer1.W"].shape == (16, 8)
     assert layer.params["layer0.R_gates"].shape == (12, 12)
+
+
+def test_backward_recycles_buffers_unless_retained():
+    layer = lstmlab.RNN("lstm", 3, 5, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((6, 2, 3))
+    y, _, ctx = layer.forward(x)
+    g1, dx1, _ = layer.backward(ctx, np.ones_like(y), retain=True)
+    g2, dx2, _ = layer.backward(ctx, np.ones_like(y))
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], g2[k])
+    np.testing.assert_array_equal(dx1, dx2)
+    with pytest.raises(RuntimeError, match="already used by a backward"):
+        layer.backward(ctx, np.ones_like(y))
+    # the recycled buffers serve the next step and give the same answer
+    y3, _, ctx3 = layer.forward(x)
+    g3, _, _ = layer.backward(ctx3, np.ones_like(y3))
+    np.testing.assert_array_equal(y3, y)
+    for k in g1:
+        np.testing.assert_array_equal(g1[k], g3[k])

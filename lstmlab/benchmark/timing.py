@@ -1,0 +1,80 @@
+"""Timing primitives shared by ``lstmlab bench`` and ``asv_benchmarks``.
+
+Candidates are timed round-robin (A, B, C, A, B, C, ...) after one untimed
+warm-up call each, so compilation never enters a timing and slow drifts of
+the machine (frequency, other load) hit every candidate alike. Medians are
+reported.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from .. import blas
+from ..registry import get_spec
+
+#: The sizes (T, B, D, H) of issue 5's anchors, plus PyTorch fastrnns' default.
+ANCHOR_SIZES = [(100, 32, 1, 128), (100, 64, 2, 128), (200, 32, 10, 128), (100, 32, 128, 256),
+                (50, 64, 512, 512), (1000, 16, 2, 64), (200, 1, 1, 8)]
+FASTRNNS_SIZE = (100, 64, 512, 512)
+QUICK_SIZES = [(100, 32, 1, 128), (200, 1, 1, 8)]
+
+
+def forward_flops(variant: str, T: int, B: int, D: int, H: int) -> float:
+    """Multiply-add FLOPs (2 per MAC) of one forward: input projection and recurrent products."""
+    spec = get_spec(variant)
+    macs = B * D * len(spec.inputs) * H
+    for p in spec.products:
+        macs += B * len(p.targets) * H * len(p.source) * H
+    return 2.0 * T * macs
+
+
+def train_flops(variant: str, T: int, B: int, D: int, H: int) -> float:
+    """FLOPs of forward + backward: the backward does two products per forward one (dW and dx)."""
+    return 3.0 * forward_flops(variant, T, B, D, H)
+
+
+def alternate(cases: dict, repeats: int, budget_s: float | None = None) -> dict:
+    """Median seconds of each zero-argument callable in ``cases``, timed in turn.
+
+    ``budget_s`` stops early (after at least 3 rounds) once the rounds have
+    taken that long, for slow sizes.
+    """
+    for fn in cases.values():
+        fn()  # warm-up: compile, fill caches
+    times = {k: [] for k in cases}
+    start = time.perf_counter()
+    for r in range(repeats):
+        for k, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+        if budget_s is not None and r >= 2 and time.perf_counter() - start > budget_s:
+            break
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def gemm_peak(n: int = 2048, repeats: int = 5) -> float:
+    """Measured SGEMM GFLOP/s of an n x n x n product through lstmlab's BLAS (Numba's)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    t = alternate({"gemm": lambda: blas.a_b(a, b)}, repeats)["gemm"]
+    return 2.0 * n ** 3 / t / 1e9
+
+
+def lstmlab_step(variant: str, T: int, B: int, D: int, H: int, dtype=np.float32, seed: int = 0, **layer_kw):
+    """A callable running forward + backward of one ``lstmlab.RNN`` layer on fixed data."""
+    from ..layer import RNN
+
+    layer = RNN(variant, D, H, dtype=dtype, seed=seed, **layer_kw)
+    x = np.random.default_rng(seed).standard_normal((T, B, D)).astype(dtype)
+    dy = np.ones((T, B, H), dtype)
+
+    def step():
+        y, _, ctx = layer.forward(x)
+        layer.backward(ctx, dy)
+
+    return step

@@ -1,0 +1,167 @@
+"""PyTorch baselines: what a researcher would write for a variant today.
+
+* :func:`generic_cell` runs any registered variant in PyTorch: its own
+  pointwise maths (the same Python source lstmlab compiles) bound to torch
+  ops, the input projection as one matmul, the recurrent products per step,
+  and autograd for the backward; ``compiled=True`` wraps the step in
+  ``torch.compile``. This is the eager / torch.compile custom cell.
+* :func:`peephole_script` is a handwritten peephole LSTM as a
+  ``torch.jit.script`` function over the whole sequence (the fastrnns style).
+* :func:`nn_module` is ``torch.nn.LSTM`` / ``torch.nn.GRU`` (oneDNN / ATen).
+
+Every factory returns a zero-argument callable doing forward + backward of a
+sum loss, the same work as :func:`lstmlab.benchmark.timing.lstmlab_step`.
+torch is imported lazily: lstmlab never needs it.
+"""
+from __future__ import annotations
+
+import math
+import types
+
+import numpy as np
+
+from .. import scalar
+from ..registry import get_spec
+from ..variant import bind_function
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("torch is not installed: `lstmlab bench --against torch` needs it "
+                          "(python3 -m pip install torch), or run `lstmlab bench --against none`") from exc
+    return torch
+
+
+def _torch_math(torch):
+    mod = types.ModuleType("lstmlab.benchmark.torch_math")
+    mod.__dict__.update({k: v for k, v in vars(math).items() if not k.startswith("__")})
+    mod.exp, mod.tanh, mod.log, mod.sqrt = torch.exp, torch.tanh, torch.log, torch.sqrt
+    mod.expm1, mod.log1p = torch.expm1, torch.log1p
+    return mod
+
+
+def _data(torch, T, B, D, seed):
+    x = np.random.default_rng(seed).standard_normal((T, B, D)).astype(np.float32)
+    return torch.from_numpy(x)
+
+
+def generic_cell(variant: str, T: int, B: int, D: int, H: int, compiled: bool = False, seed: int = 0):
+    """Forward + backward of ``variant`` as a per-step PyTorch cell (eager or torch.compile)."""
+    torch = _torch()
+    spec = get_spec(variant)
+    replace = {scalar.sigmoid: torch.sigmoid, scalar.tanh: torch.tanh, scalar.exp: torch.exp,
+               math: _torch_math(torch)}
+    fwd = [bind_function(spec.cls, st.forward, replace=replace) for st in spec.stages]
+    g = torch.Generator().manual_seed(seed)
+    k = 1.0 / math.sqrt(H)
+
+    def param(*shape):
+        return ((torch.rand(*shape, generator=g) * 2 - 1) * k).requires_grad_()
+
+    shapes = spec.param_shapes(D, H)
+    params = {n: param(*s) for n, s in shapes.items()}
+    unit = [params[u] for u in spec.unit_params]
+    state_names = spec.state
+
+    def step(xp, states):
+        vals = {}
+        for st, f in zip(spec.stages, fwd):
+            a = {}
+            for p in st.products:
+                src = [vals[s] if s in vals else states[state_names.index(s)] for s in p.source]
+                src = src[0] if len(src) == 1 else torch.cat(src, 1)
+                out = src @ params[p.name].t()
+                if p.bias:
+                    out = out + params["b_" + p.name]
+                for q, tgt in enumerate(p.targets):
+                    blk = out[:, q * H:(q + 1) * H]
+                    a[tgt] = blk if tgt not in a else a[tgt] + blk
+            args = []
+            for _, kind, key in st.fwd_args:
+                if kind == "x":
+                    args.append(xp[:, key * H:(key + 1) * H])
+                elif kind == "a":
+                    args.append(a[key])
+                elif kind == "state":
+                    args.append(states[key])
+                elif kind == "param":
+                    args.append(unit[key])
+                elif kind == "out":
+                    args.append(vals[key])
+                else:
+                    args.append(key)
+            res = f(*args)
+            if st is spec.stages[-1]:
+                return tuple(res[:len(state_names)])
+            vals.update(zip(st.outputs, res))
+
+    run_step = torch.compile(step, dynamic=False) if compiled else step
+    x = _data(torch, T, B, D, seed)
+
+    def fb():
+        xp = (x.reshape(T * B, D) @ params["W"].t() + params["b"]).reshape(T, B, -1)
+        states = tuple(torch.zeros(B, H) for _ in state_names)
+        ys = []
+        for t in range(T):
+            states = run_step(xp[t], states)
+            ys.append(states[0])
+        torch.stack(ys).sum().backward()
+        for p in params.values():
+            p.grad = None
+
+    return fb
+
+
+def peephole_script(T: int, B: int, D: int, H: int, seed: int = 0):
+    """Greff et al.'s vanilla (peephole) LSTM as one torch.jit.script sequence function."""
+    torch = _torch()
+
+    @torch.jit.script
+    def seq(x, W, b, R, p_i, p_f, p_o):
+        T, B = x.shape[0], x.shape[1]
+        H = R.shape[1]
+        xp = (x.reshape(T * B, -1) @ W.t() + b).reshape(T, B, 4 * H)
+        h = torch.zeros(B, H)
+        c = torch.zeros(B, H)
+        ys = []
+        for t in range(T):
+            g = xp[t] + h @ R.t()
+            z, i, f, o = g.chunk(4, 1)
+            z = torch.tanh(z)
+            i = torch.sigmoid(i + p_i * c)
+            f = torch.sigmoid(f + p_f * c)
+            c = z * i + c * f
+            o = torch.sigmoid(o + p_o * c)
+            h = torch.tanh(c) * o
+            ys.append(h)
+        return torch.stack(ys)
+
+    g = torch.Generator().manual_seed(seed)
+    k = 1.0 / math.sqrt(H)
+    ps = [((torch.rand(*s, generator=g) * 2 - 1) * k).requires_grad_()
+          for s in [(4 * H, D), (4 * H,), (4 * H, H), (H,), (H,), (H,)]]
+    x = _data(torch, T, B, D, seed)
+
+    def fb():
+        seq(x, *ps).sum().backward()
+        for p in ps:
+            p.grad = None
+
+    return fb
+
+
+def nn_module(kind: str, T: int, B: int, D: int, H: int, seed: int = 0):
+    """Forward + backward of ``torch.nn.LSTM`` (kind 'lstm') or ``torch.nn.GRU`` ('gru')."""
+    torch = _torch()
+    torch.manual_seed(seed)
+    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](D, H)
+    x = _data(torch, T, B, D, seed)
+
+    def fb():
+        out, _ = mod(x)
+        out.sum().backward()
+        mod.zero_grad(set_to_none=True)
+
+    return fb
