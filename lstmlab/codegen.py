@@ -5,7 +5,8 @@ variant. For each variant this module writes two plain functions, later
 compiled by Numba:
 
 ``forward(x, WT, b, <RT_p, rb_p, P_p, A_p for each product p>, U, L, Z, S, Y, XP)``
-    ``XP = x @ W.T + b`` in one GEMM, then for each step and stage: one GEMM
+    ``XP = x @ W.T + b`` in one GEMM per C = ``XP.shape[0]`` steps (C = T
+    keeps the whole projection), then for each step and stage: one GEMM
     per product (``A_p = P_p[t] @ R_p.T``) and one fused pointwise pass.
 ``backward(XP, Z, S, <R_p, dA_p, Q_p for each p>, U, L, dY, dXP, dU, G, Gn)``
     exact BPTT: per step and stage (in reverse) one fused pointwise backward,
@@ -70,11 +71,7 @@ def forward_source(spec) -> str:
         "    B = x.shape[1]",
         "    D = x.shape[2]",
         "    H = Y.shape[2]",
-        f"    np.dot(x.reshape((T * B, D)), WT, XP.reshape((T * B, {G} * H)))",
-        "    for t in range(T):",
-        "        for bb in range(B):",
-        f"            for k in range({G} * H):",
-        "                XP[t, bb, k] += b[k]",
+        "    C = XP.shape[0]",
     ]
     # products fed by the previous state start from the initial state
     for i, _, p in prods:
@@ -84,7 +81,17 @@ def forward_source(spec) -> str:
                 out += _lines(4, ["for bb in range(B):",
                                   "    for j in range(H):",
                                   f"        P{i}[0, bb, {q} * H + j] = Z[0, bb, {si} * H + j]"])
-    out.append("    for t in range(T):")
+    out += ["    for t in range(T):",
+            # the input projection of the next C steps in one GEMM (C = T when
+            # the backward reads x_k and the whole projection is kept)
+            "        if t % C == 0:",
+            "            n = min(C, T - t)",
+            f"            np.dot(x[t:t + n].reshape((n * B, D)), WT, XP[:n].reshape((n * B, {G} * H)))",
+            "            for tt in range(n):",
+            "                for bb in range(B):",
+            f"                    for k in range({G} * H):",
+            "                        XP[tt, bb, k] += b[k]",
+            "        tc = t % C"]
     scratch = []
     for st in spec.stages:
         last = st.index == len(spec.stages) - 1
@@ -102,7 +109,7 @@ def forward_source(spec) -> str:
             r = len(gather)
             names.append(f"IN{st.index}[{r}, j]")
             if kind == "x":
-                src = f"XP[t, bb, {key} * H + j]"
+                src = f"XP[tc, bb, {key} * H + j]"
             elif kind == "a":
                 terms = []
                 for i, p in mine:

@@ -25,9 +25,13 @@ from . import blas, codegen, fastmath, workspace
 from .config import CACHE, JIT_OPTIONS, kernel_dir
 from .variant import VariantError, bind_function
 
+#: Rows (steps x batch) per chunk of the input projection and of the backward's
+#: gradient buffers: the GEMMs stay efficient, the buffers O(chunk), not O(T).
+CHUNK_ROWS = 4096
+
 _KERNELS: dict = {}
 _LOCK = threading.Lock()
-_VERSION = "3"  # bump when the kernel calling convention or fastmath changes
+_VERSION = "4"  # bump when the kernel calling convention or fastmath changes
 _CPU_REPLACE = dict(fastmath.CPU_REPLACEMENTS)
 _CPU_REPLACE[math] = fastmath.math_module
 
@@ -149,8 +153,14 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     Z[0] = state0.transpose(1, 0, 2).reshape(B, nst * H)
     S = workspace.empty((T, B, len(spec.saved) * H), dt)
     Y = np.zeros((T, B, H), dt)
-    XP = workspace.empty((T, B, len(spec.inputs) * H), dt)
+    # Most variants' backward never reads x_k: then the projection is computed
+    # CHUNK_ROWS rows at a time into a small buffer and not kept.
+    keep = _backward_reads_x(spec)
+    XP = workspace.empty((T if keep else min(T, max(1, -(-CHUNK_ROWS // B))), B, len(spec.inputs) * H), dt)
     _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
+    if not keep:
+        scratch.append(XP)
+        XP = _NO_XP.setdefault(np.dtype(dt), np.zeros((1, 1, 1), dt))
     workspace.give(*scratch)
     final = _final_state(Z, nst, H)
     return Y, final, Tape(x, params, lengths, XP, Z, S, P)
@@ -161,6 +171,11 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
 
     dY: (T, B, H) gradient of the outputs; dstate: (nstate, B, H) gradient of
     the final state. Returns ``(grads (dict like params), dx (T, B, D), dstate0)``.
+
+    The time loop runs in chunks of about :data:`CHUNK_ROWS` / B steps, last
+    chunk first, with the state gradient carried between them; each chunk's
+    weight gradients are GEMMs over its steps. Gradient buffers are therefore
+    chunk-sized, not sequence-sized.
     """
     x, params, L = tape.x, tape.params, tape.lengths
     T, B, D = x.shape
@@ -168,42 +183,63 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     H = dY.shape[2]
     dt = x.dtype
     ker = kernels(spec)
-    args, dAs, scratch = [], [], []
-    for p in spec.products:
-        R = params[p.name]
-        dA = workspace.zeros((T, B, R.shape[0]), dt)
-        dAs.append(dA)
-        Q = workspace.empty((B, R.shape[1]), dt)
-        scratch.append(Q)
-        args += [R, dA, Q]
+    C = min(T, max(1, -(-CHUNK_ROWS // B)))
+    G_ = len(spec.inputs)
+    Rs = [params[p.name] for p in spec.products]
+    dAs = [workspace.empty((C, B, R.shape[0]), dt) for R in Rs]
+    Qs = [workspace.empty((B, R.shape[1]), dt) for R in Rs]
+    dXP = workspace.empty((C, B, G_ * H), dt)
     U = _unit_matrix(spec, params, H, dt)
     dU = np.zeros_like(U)
-    dXP = workspace.zeros(tape.XP.shape, dt)
     n_mid = len(codegen._layout(spec)["mids"])
     G = np.zeros((nst + n_mid, B, H), dt)
     # The state is carried unchanged past a sequence's end and the kernel passes
     # gradients through those steps, so the final-state gradient enters at T.
     Gn = np.array(dstate, dtype=dt, order="C", copy=True)
-    _call(spec, ker.backward, tape.XP, tape.Z, tape.S, *args, U, L, dY, dXP, dU, G, Gn)
-    grads = {}
-    dXP2 = dXP.reshape(T * B, -1)
-    grads["W"] = blas.at_b(dXP2, x.reshape(T * B, D))
-    grads["b"] = dXP2.sum(axis=0)
-    dx = blas.a_b(dXP2, params["W"]).reshape(T, B, D)
-    for p, dA, Pp in zip(spec.products, dAs, tape.P):
-        dA2 = dA.reshape(T * B, -1)
-        grads[p.name] = blas.at_b(dA2, Pp.reshape(T * B, -1))
+    reads_x = _backward_reads_x(spec)
+    grads = {"W": np.zeros((G_ * H, D), dt), "b": np.zeros(G_ * H, dt)}
+    for p, R in zip(spec.products, Rs):
+        grads[p.name] = np.zeros_like(R)
         if p.bias:
-            grads["b_" + p.name] = dA2.sum(axis=0)
+            grads["b_" + p.name] = np.zeros(R.shape[0], dt)
+    dx = np.empty((T, B, D), dt)
+    for t1 in range(T, 0, -C):
+        t0 = max(0, t1 - C)
+        n = t1 - t0
+        dXPc = dXP[:n]
+        dXPc.fill(0)  # steps past a sequence's end must contribute nothing
+        args = []
+        for R, dA, Q in zip(Rs, dAs, Qs):
+            dA[:n].fill(0)
+            args += [R, dA[:n], Q]
+        XP = tape.XP[t0:t1] if reads_x else tape.XP
+        _call(spec, ker.backward, XP, tape.Z[t0:t1 + 1], tape.S[t0:t1], *args, U, L - t0,
+              dY[t0:t1], dXPc, dU, G, Gn)
+        dXP2 = dXPc.reshape(n * B, -1)
+        grads["W"] += blas.at_b(dXP2, x[t0:t1].reshape(n * B, D))
+        grads["b"] += dXP2.sum(axis=0)
+        dx[t0:t1] = blas.a_b(dXP2, params["W"]).reshape(n, B, D)
+        for p, dA, Pp in zip(spec.products, dAs, tape.P):
+            dA2 = dA[:n].reshape(n * B, -1)
+            grads[p.name] += blas.at_b(dA2, Pp[t0:t1].reshape(n * B, -1))
+            if p.bias:
+                grads["b_" + p.name] += dA2.sum(axis=0)
     for k, u in enumerate(spec.unit_params):
         grads[u] = dU[k].copy()
-    workspace.give(dXP, *dAs, *scratch)
+    workspace.give(dXP, *dAs, *Qs)
     return grads, dx, Gn
+
+
+_NO_XP: dict = {}  # a placeholder passed for XP when no backward reads it
+
+
+def _backward_reads_x(spec) -> bool:
+    return any(kind == "x" for st in spec.stages for _, kind, _ in st.bwd_args)
 
 
 def release(tape: Tape) -> None:
     """Give a tape's buffers back to the workspace; the tape is unusable afterwards."""
-    workspace.give(tape.XP, tape.Z, tape.S, *tape.P)
+    workspace.give(None if tape.XP is _NO_XP.get(tape.XP.dtype) else tape.XP, tape.Z, tape.S, *tape.P)
     tape.XP = tape.Z = tape.S = None
     tape.P = []
 

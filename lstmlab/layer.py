@@ -11,9 +11,12 @@ Parameters are a flat mapping ``"layer{l}[.reverse].{name}"`` -> array, with
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from . import engine
+from . import recompute as recompute_
 from .init import init_params
 from .registry import get_spec
 
@@ -158,7 +161,7 @@ class RNN:
         return np.stack(state)
 
     # -- compute -------------------------------------------------------------
-    def forward(self, x, state=None, lengths=None):
+    def forward(self, x, state=None, lengths=None, recompute=None):
         """Run the stack.
 
         x: (T, B, D) (or (B, T, D) with batch_first), the layer's dtype, finite.
@@ -166,8 +169,14 @@ class RNN:
         lengths: None or (B,) ints in [1, T]; outputs past a sequence's end are
         zero and the final state is each sequence's state after its last step.
 
+        recompute: None (keep every step for the backward) or a segment length
+        K: keep only every K-th state and recompute the rest during the
+        backward (:mod:`lstmlab.recompute`), for sequences too long for memory.
         Returns ``(y, final_state, ctx)``; pass ``ctx`` to :meth:`backward`.
         """
+        if recompute is not None and (not isinstance(recompute, (int, np.integer)) or isinstance(recompute, bool)
+                                      or recompute < 1):
+            raise ValueError(f"recompute: expected None or a positive int segment length, got {recompute!r}")
         x = self._check_x(x)
         T, B, _ = x.shape
         L = self._check_lengths(lengths, T, B)
@@ -183,7 +192,8 @@ class RNN:
                 prefix = f"layer{layer}" + (".reverse" if d else "")
                 p = {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
-                Y, fin, tape = engine.forward(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
+                run = engine.forward if recompute is None else partial(recompute_.forward, K=int(recompute))
+                Y, fin, tape = run(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
                 if d == 1:
                     Y = Y[perm, np.arange(B)]
                 outs.append(Y)
@@ -234,9 +244,11 @@ class RNN:
                 dyd = np.ascontiguousarray(dy[:, :, d * H:(d + 1) * H])
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
-                g, dx, d0 = engine.backward(self.spec, ctx.tapes[k], dyd, ds[:, k])
+                tape = ctx.tapes[k]
+                mod = recompute_ if isinstance(tape, recompute_.SegmentTape) else engine
+                g, dx, d0 = mod.backward(self.spec, tape, dyd, ds[:, k])
                 if not retain:
-                    engine.release(ctx.tapes[k])
+                    mod.release(tape)
                 if d == 1:
                     dx = dx[perm, arange]
                 dx_total = dx if dx_total is None else dx_total + dx

@@ -102,3 +102,53 @@ def test_backward_recycles_buffers_unless_retained():
     np.testing.assert_array_equal(y3, y)
     for k in g1:
         np.testing.assert_array_equal(g1[k], g3[k])
+
+
+@pytest.mark.parametrize("variant", ["lstm", "mgu"])
+@pytest.mark.parametrize("K", [1, 3, 7, 50])
+def test_recompute_equals_plain_bptt(variant, K):
+    """Checkpointed BPTT gives the plain gradients, with lengths, 2 layers, both directions."""
+    layer = lstmlab.RNN(variant, 3, 4, num_layers=2, bidirectional=True, dtype=np.float64, seed=1)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((9, 3, 3))
+    L = np.array([9, 4, 1])
+    s0 = tuple(rng.standard_normal((4, 3, 4)) for _ in layer.state_names)
+    dy = rng.standard_normal((9, 3, 8))
+    ds = tuple(rng.standard_normal((4, 3, 4)) for _ in layer.state_names)
+    y, fin, ctx = layer.forward(x, s0, L)
+    g, dx, d0 = layer.backward(ctx, dy, ds)
+    y2, fin2, ctx2 = layer.forward(x, s0, L, recompute=K)
+    g2, dx2, d02 = layer.backward(ctx2, dy, ds)
+    np.testing.assert_allclose(y2, y, rtol=0, atol=1e-14)
+    for a, b in zip(fin + d0, fin2 + d02):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(dx2, dx, rtol=0, atol=1e-13)
+    for k in g:
+        np.testing.assert_allclose(g2[k], g[k], rtol=1e-12, atol=1e-12)
+
+
+def test_recompute_rejects_bad_segment():
+    layer = lstmlab.RNN("lstm", 3, 4)
+    with pytest.raises(ValueError, match="recompute: expected None or a positive int"):
+        layer.forward(np.zeros((5, 2, 3), np.float32), recompute=0)
+
+
+@pytest.mark.parametrize("variant", ["peephole", "gru", "mgu"])
+def test_chunked_backward_equals_one_chunk(variant, monkeypatch):
+    """The backward's time chunks (weight gradients per chunk) change nothing but summation order."""
+    from lstmlab import engine
+    layer = lstmlab.RNN(variant, 3, 4, dtype=np.float64, seed=3)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((11, 3, 3))
+    L = np.array([11, 5, 2])
+    dy = rng.standard_normal((11, 3, 4))
+    y, _, ctx = layer.forward(x, lengths=L)
+    g, dx, d0 = layer.backward(ctx, dy)
+    monkeypatch.setattr(engine, "CHUNK_ROWS", 7)  # chunks of 3 steps at B=3, the last one short
+    y2, _, ctx2 = layer.forward(x, lengths=L)
+    g2, dx2, d02 = layer.backward(ctx2, dy)
+    np.testing.assert_allclose(dx2, dx, rtol=0, atol=1e-13)
+    for a, b in zip(d0, d02):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-13)
+    for k in g:
+        np.testing.assert_allclose(g2[k], g[k], rtol=1e-12, atol=1e-12)

@@ -65,8 +65,9 @@ def gemm_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2.0 * n ** 3 / t / 1e9
 
 
-def lstmlab_step(variant: str, T: int, B: int, D: int, H: int, dtype=np.float32, seed: int = 0, **layer_kw):
-    """A callable running forward + backward of one ``lstmlab.RNN`` layer on fixed data."""
+def lstmlab_step(variant: str, T: int, B: int, D: int, H: int, dtype=np.float32, seed: int = 0,
+                 recompute=None, forward_only=False, **layer_kw):
+    """A callable running forward + backward (or only forward) of one ``lstmlab.RNN`` layer on fixed data."""
     from ..layer import RNN
 
     layer = RNN(variant, D, H, dtype=dtype, seed=seed, **layer_kw)
@@ -74,7 +75,8 @@ def lstmlab_step(variant: str, T: int, B: int, D: int, H: int, dtype=np.float32,
     dy = np.ones((T, B, H), dtype)
 
     def step():
-        y, _, ctx = layer.forward(x)
-        layer.backward(ctx, dy)
+        y, _, ctx = layer.forward(x, recompute=recompute)
+        if not forward_only:
+            layer.backward(ctx, dy)
 
     return step
