@@ -47,21 +47,11 @@ def _data(torch, T, B, D, seed):
     return torch.from_numpy(x)
 
 
-def generic_cell(variant: str, T: int, B: int, D: int, H: int, compiled: bool = False, seed: int = 0):
-    """Forward + backward of ``variant`` as a per-step PyTorch cell (eager or torch.compile)."""
-    torch = _torch()
-    spec = get_spec(variant)
+def _make_step(torch, spec, params, H):
+    """One step of ``spec`` in torch: (projected input (B, G*H), states) -> new states."""
     replace = {scalar.sigmoid: torch.sigmoid, scalar.tanh: torch.tanh, scalar.exp: torch.exp,
                math: _torch_math(torch)}
     fwd = [bind_function(spec.cls, st.forward, replace=replace) for st in spec.stages]
-    g = torch.Generator().manual_seed(seed)
-    k = 1.0 / math.sqrt(H)
-
-    def param(*shape):
-        return ((torch.rand(*shape, generator=g) * 2 - 1) * k).requires_grad_()
-
-    shapes = spec.param_shapes(D, H)
-    params = {n: param(*s) for n, s in shapes.items()}
     unit = [params[u] for u in spec.unit_params]
     state_names = spec.state
 
@@ -97,17 +87,48 @@ def generic_cell(variant: str, T: int, B: int, D: int, H: int, compiled: bool = 
                 return tuple(res[:len(state_names)])
             vals.update(zip(st.outputs, res))
 
+    return step
+
+
+def _sequence(torch, spec, params, step, x):
+    T, B, D = x.shape
+    H = params["W"].shape[0] // len(spec.inputs)
+    xp = (x.reshape(T * B, D) @ params["W"].t() + params["b"]).reshape(T, B, -1)
+    states = tuple(torch.zeros(B, H, dtype=x.dtype) for _ in spec.state)
+    ys = []
+    for t in range(T):
+        states = step(xp[t], states)
+        ys.append(states[0])
+    return torch.stack(ys)
+
+
+def generic_forward(variant: str, params: dict, x: np.ndarray) -> np.ndarray:
+    """Outputs (T, B, H) of the PyTorch cell of ``variant`` for lstmlab-named ``params``, from zero state.
+
+    Checks that the baseline computes the same function as lstmlab.
+    """
+    torch = _torch()
+    spec = get_spec(variant)
+    tp = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in params.items()}
+    H = tp["W"].shape[0] // len(spec.inputs)
+    with torch.no_grad():
+        return _sequence(torch, spec, tp, _make_step(torch, spec, tp, H), torch.from_numpy(x)).numpy()
+
+
+def generic_cell(variant: str, T: int, B: int, D: int, H: int, compiled: bool = False, seed: int = 0):
+    """Forward + backward of ``variant`` as a per-step PyTorch cell (eager or torch.compile)."""
+    torch = _torch()
+    spec = get_spec(variant)
+    g = torch.Generator().manual_seed(seed)
+    k = 1.0 / math.sqrt(H)
+    params = {n: ((torch.rand(*s, generator=g) * 2 - 1) * k).requires_grad_()
+              for n, s in spec.param_shapes(D, H).items()}
+    step = _make_step(torch, spec, params, H)
     run_step = torch.compile(step, dynamic=False) if compiled else step
     x = _data(torch, T, B, D, seed)
 
     def fb():
-        xp = (x.reshape(T * B, D) @ params["W"].t() + params["b"]).reshape(T, B, -1)
-        states = tuple(torch.zeros(B, H) for _ in state_names)
-        ys = []
-        for t in range(T):
-            states = run_step(xp[t], states)
-            ys.append(states[0])
-        torch.stack(ys).sum().backward()
+        _sequence(torch, spec, params, run_step, x).sum().backward()
         for p in params.values():
             p.grad = None
 
@@ -149,6 +170,8 @@ def peephole_script(T: int, B: int, D: int, H: int, seed: int = 0):
         for p in ps:
             p.grad = None
 
+    for _ in range(3):  # TorchScript's profiling executor optimises after a few runs
+        fb()
     return fb
 
 

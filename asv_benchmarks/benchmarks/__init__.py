@@ -1,0 +1,1 @@
+"""lstmlab's asv benchmarks (see ../README.md)."""

@@ -1,0 +1,57 @@
+"""Time of forward and of forward + backward, float32, per variant and size.
+
+JIT compilation happens in ``setup`` (one untimed call), never inside a timing.
+"""
+import lstmlab
+from lstmlab.benchmark.timing import ANCHOR_SIZES, FASTRNNS_SIZE, lstmlab_step
+
+from .common import size
+
+_ANCHORS = [",".join(map(str, s)) for s in ANCHOR_SIZES + [FASTRNNS_SIZE]]
+
+
+class AnchorSizes:
+    """lstm, gru and peephole at issue 5's anchor sizes and fastrnns' default (100, 64, 512, 512)."""
+    params = (["lstm", "gru", "peephole"], _ANCHORS)
+    param_names = ["variant", "T,B,D,H"]
+    timeout = 600
+
+    def setup(self, variant, shape):
+        self.fb = lstmlab_step(variant, *size(shape))
+        self.fw = lstmlab_step(variant, *size(shape), forward_only=True)
+        self.fb()
+        self.fw()
+
+    def time_forward(self, variant, shape):
+        self.fw()
+
+    def time_forward_backward(self, variant, shape):
+        self.fb()
+
+
+class EveryVariant:
+    """Every registered variant (plugins included) at one mid size."""
+    params = (lstmlab.names(), ["100,32,16,128"])
+    param_names = ["variant", "T,B,D,H"]
+    timeout = 300
+
+    def setup(self, variant, shape):
+        self.fb = lstmlab_step(variant, *size(shape))
+        self.fb()
+
+    def time_forward_backward(self, variant, shape):
+        self.fb()
+
+
+class Recompute:
+    """Checkpointed BPTT (segments of K steps) against plain BPTT on a long sequence."""
+    params = ([None, 100], ["1000,16,64,256"])
+    param_names = ["recompute", "T,B,D,H"]
+    timeout = 300
+
+    def setup(self, K, shape):
+        self.fb = lstmlab_step("lstm", *size(shape), recompute=K)
+        self.fb()
+
+    def time_forward_backward(self, K, shape):
+        self.fb()
