@@ -13,6 +13,7 @@ The pool keeps at most :data:`MAX_BYTES` (``$LSTMLAB_WORKSPACE_MB``, default
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -20,6 +21,8 @@ from collections import OrderedDict
 import numpy as np
 
 MAX_BYTES = int(float(os.environ.get("LSTMLAB_WORKSPACE_MB", "1024")) * 2 ** 20)
+#: Smaller arrays come from malloc's heap cheaply; pooling them costs more than it saves.
+MIN_BYTES = 256 * 1024
 
 _LOCK = threading.Lock()
 _FREE: "OrderedDict[int, tuple]" = OrderedDict()  # id -> (key, array), oldest first
@@ -34,6 +37,8 @@ def empty(shape, dtype) -> np.ndarray:
     """A C-contiguous array of ``shape`` and ``dtype`` (contents undefined)."""
     global _BYTES
     key = _key(shape, dtype)
+    if math.prod(key[0]) * np.dtype(dtype).itemsize < MIN_BYTES:
+        return np.empty(key[0], key[1])
     with _LOCK:
         for ident, (k, arr) in _FREE.items():
             if k == key:
@@ -55,7 +60,8 @@ def give(*arrays) -> None:
     global _BYTES
     with _LOCK:
         for arr in arrays:
-            if arr is None or not arr.flags.c_contiguous or arr.base is not None or id(arr) in _FREE:
+            if (arr is None or arr.nbytes < MIN_BYTES or not arr.flags.c_contiguous or arr.base is not None
+                    or id(arr) in _FREE):
                 continue
             _FREE[id(arr)] = (_key(arr.shape, arr.dtype), arr)
             _BYTES += arr.nbytes
