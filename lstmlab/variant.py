@@ -81,7 +81,7 @@ class Stage:
     products: tuple
     outputs: tuple
     forward: str = "forward"
-    backward: str = "backward"
+    backward: str | None = "backward"
     kind: str = "pointwise"  # room for per-step reductions (layer norm) later
 
 
@@ -100,6 +100,10 @@ class Variant:
     input_block: str | None = None
     #: Default forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015).
     forget_bias: float = 1.0
+    #: Derive the pointwise backward with sympy (lstmlab.derive): None (default)
+    #: derives it for a stage without a backward, or whose forward overrides the
+    #: one the inherited backward was written for; True always; False never.
+    derive_backward: bool | None = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -281,7 +285,6 @@ def describe(cls, name: str | None = None) -> VariantSpec:
             targets.update(p.targets)
             products.append((k, p))
         fwd = _method(cls, st.forward, "forward")
-        bwd = _method(cls, st.backward, "backward")
         fsig = inspect.signature(fwd)
         fwd_args = []
         for a, prm in fsig.parameters.items():
@@ -308,6 +311,15 @@ def describe(cls, name: str | None = None) -> VariantSpec:
         for t in targets:
             if not any(kind == "a" and key == t for _, kind, key in fwd_args):
                 raise VariantError(f"{C}.{st.forward} must take a_{t}: stage {k} computes it")
+        from .derive import derive_stage, needs_derivation  # sympy is imported only when needed
+        if needs_derivation(cls, st):
+            st, fwd, bwd = derive_stage(cls, st, k, fwd, tuple(fwd_args), tuple(cls.state), last)
+            own = st.outputs[len(cls.state):] if last else st.outputs
+        elif cls.derive_backward is False and inspect.getattr_static(cls, st.backward, None) is None:
+            raise VariantError(f"{C} declares stage backward {st.backward!r} but has no such static method "
+                               f"(and derive_backward is False)")
+        else:
+            bwd = _method(cls, st.backward, "backward")
         bwd_args = []
         own_saved = set(own) if not last else set(st.outputs[len(cls.state):])
         for a, prm in inspect.signature(bwd).parameters.items():

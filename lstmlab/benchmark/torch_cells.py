@@ -6,7 +6,10 @@
   and autograd for the backward; ``compiled=True`` wraps the step in
   ``torch.compile``. This is the eager / torch.compile custom cell.
 * :func:`peephole_script` is a handwritten peephole LSTM as a
-  ``torch.jit.script`` function over the whole sequence (the fastrnns style).
+  ``torch.jit.script`` function over the whole sequence (the fastrnns style);
+  :func:`peephole_compiled` is the same step under ``torch.compile``.
+  (torch.compile of the generic cell works for self-contained maths such as
+  lstm and gru; it cannot guard helpers bound from a class, like peephole's.)
 * :func:`nn_module` is ``torch.nn.LSTM`` / ``torch.nn.GRU`` (oneDNN / ATen).
 
 Every factory returns a zero-argument callable doing forward + backward of a
@@ -31,6 +34,9 @@ def _torch():
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("torch is not installed: `lstmlab bench --against torch` needs it "
                           "(python3 -m pip install torch), or run `lstmlab bench --against none`") from exc
+    # one compiled graph per size, variant and first/later step: past dynamo's
+    # default limit of 8 it silently falls back to eager, which is not what we time
+    torch._dynamo.config.recompile_limit = 256
     return torch
 
 
@@ -135,6 +141,46 @@ def generic_cell(variant: str, T: int, B: int, D: int, H: int, compiled: bool = 
     return fb
 
 
+def _peephole_step(xp, h, c, R, p_i, p_f, p_o):
+    """One vanilla (peephole) LSTM step in torch; module-level so torch.compile can guard it."""
+    import torch
+    z, i, f, o = (xp + h @ R.t()).chunk(4, 1)
+    z = torch.tanh(z)
+    i = torch.sigmoid(i + p_i * c)
+    f = torch.sigmoid(f + p_f * c)
+    c = z * i + c * f
+    o = torch.sigmoid(o + p_o * c)
+    return torch.tanh(c) * o, c
+
+
+def _peephole_params(torch, D, H, seed):
+    g = torch.Generator().manual_seed(seed)
+    k = 1.0 / math.sqrt(H)
+    return [((torch.rand(*s, generator=g) * 2 - 1) * k).requires_grad_()
+            for s in [(4 * H, D), (4 * H,), (4 * H, H), (H,), (H,), (H,)]]
+
+
+def peephole_compiled(T: int, B: int, D: int, H: int, seed: int = 0):
+    """Greff et al.'s vanilla (peephole) LSTM, its step under torch.compile."""
+    torch = _torch()
+    step = torch.compile(_peephole_step, dynamic=False)
+    W, b, R, p_i, p_f, p_o = ps = _peephole_params(torch, D, H, seed)
+    x = _data(torch, T, B, D, seed)
+
+    def fb():
+        xp = (x.reshape(T * B, D) @ W.t() + b).reshape(T, B, 4 * H)
+        h = c = torch.zeros(B, H)
+        ys = []
+        for t in range(T):
+            h, c = step(xp[t], h, c, R, p_i, p_f, p_o)
+            ys.append(h)
+        torch.stack(ys).sum().backward()
+        for p in ps:
+            p.grad = None
+
+    return fb
+
+
 def peephole_script(T: int, B: int, D: int, H: int, seed: int = 0):
     """Greff et al.'s vanilla (peephole) LSTM as one torch.jit.script sequence function."""
     torch = _torch()
@@ -159,10 +205,7 @@ def peephole_script(T: int, B: int, D: int, H: int, seed: int = 0):
             ys.append(h)
         return torch.stack(ys)
 
-    g = torch.Generator().manual_seed(seed)
-    k = 1.0 / math.sqrt(H)
-    ps = [((torch.rand(*s, generator=g) * 2 - 1) * k).requires_grad_()
-          for s in [(4 * H, D), (4 * H,), (4 * H, H), (H,), (H,), (H,)]]
+    ps = _peephole_params(torch, D, H, seed)
     x = _data(torch, T, B, D, seed)
 
     def fb():

@@ -1,0 +1,1 @@
+"""Example lstmlab plugin: variants registered through the ``lstmlab.variants`` entry point."""
