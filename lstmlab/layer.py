@@ -52,8 +52,17 @@ class RNN:
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, batch_first: bool = False, dtype=np.float32,
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
-                 orthogonal: bool = False, seed=0):
+                 orthogonal: bool = False, seed=0, device: str = "cpu"):
         self.spec = get_spec(variant)
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda":
+            from .cuda import engine as cuda_engine, require
+            require()  # says what is missing: numba-cuda, or a GPU
+            self._engine = cuda_engine
+        else:
+            self._engine = engine
+        self.device = device
         for arg, val in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
                 raise ValueError(f"{arg}: expected a positive int, got {val!r}")
@@ -115,6 +124,19 @@ class RNN:
         return out
 
     # -- validation ----------------------------------------------------------
+    def _to_host(self, arr, name):
+        """A NumPy copy of a CUDA device array (the CUDA layer stages through the host)."""
+        if isinstance(arr, np.ndarray) or not (hasattr(arr, "__cuda_array_interface__")
+                                               or hasattr(arr, "copy_to_host")):
+            return arr, False
+        if self.device != "cuda":
+            raise TypeError(f"{name}: got a CUDA device array, but this layer runs on the CPU (device='cpu'); "
+                            f"create it with device='cuda', or pass {name}.copy_to_host()")
+        if hasattr(arr, "copy_to_host"):
+            return arr.copy_to_host(), True
+        from numba import cuda  # CuPy, PyTorch and other __cuda_array_interface__ arrays
+        return cuda.as_cuda_array(arr).copy_to_host(), True
+
     def _check_x(self, x):
         if not isinstance(x, np.ndarray):
             raise TypeError(f"x: expected a numpy array, got {type(x).__name__}")
@@ -177,6 +199,13 @@ class RNN:
         if recompute is not None and (not isinstance(recompute, (int, np.integer)) or isinstance(recompute, bool)
                                       or recompute < 1):
             raise ValueError(f"recompute: expected None or a positive int segment length, got {recompute!r}")
+        if recompute is not None and self.device != "cpu":
+            raise ValueError("recompute: checkpointed BPTT runs on the CPU only (device='cpu')")
+        x, on_device = self._to_host(x, "x")
+        if isinstance(state, (tuple, list)):
+            state = tuple(self._to_host(v, "state")[0] for v in state)
+        if lengths is not None:
+            lengths, _ = self._to_host(lengths, "lengths")
         x = self._check_x(x)
         T, B, _ = x.shape
         L = self._check_lengths(lengths, T, B)
@@ -192,7 +221,7 @@ class RNN:
                 prefix = f"layer{layer}" + (".reverse" if d else "")
                 p = {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
-                run = engine.forward if recompute is None else partial(recompute_.forward, K=int(recompute))
+                run = self._engine.forward if recompute is None else partial(recompute_.forward, K=int(recompute))
                 Y, fin, tape = run(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
                 if d == 1:
                     Y = Y[perm, np.arange(B)]
@@ -203,6 +232,10 @@ class RNN:
             inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
         y = inp.transpose(1, 0, 2) if self.batch_first else inp
         ctx = Context(tapes, perm, T, B, self.batch_first)
+        ctx.on_device = on_device
+        if on_device:  # device arrays in, device arrays out
+            from numba import cuda
+            return cuda.to_device(np.ascontiguousarray(y)), tuple(cuda.to_device(f) for f in final), ctx
         return y, tuple(final), ctx
 
     __call__ = forward
@@ -224,6 +257,10 @@ class RNN:
             raise RuntimeError("ctx: this forward's context was already used by a backward and its buffers "
                                "were recycled; run forward again, or pass retain=True to the first backward")
         T, B, H = ctx.T, ctx.B, self.hidden_size
+        if dy is not None:
+            dy, _ = self._to_host(dy, "dy")
+        if dstate is not None and isinstance(dstate, (tuple, list)):
+            dstate = tuple(self._to_host(v, "dstate")[0] for v in dstate)
         shape_y = (B, T, H * self.num_directions) if ctx.batch_first else (T, B, H * self.num_directions)
         if dy is None:
             dy = np.zeros(shape_y, self.dtype)
@@ -245,7 +282,7 @@ class RNN:
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
                 tape = ctx.tapes[k]
-                mod = recompute_ if isinstance(tape, recompute_.SegmentTape) else engine
+                mod = recompute_ if isinstance(tape, recompute_.SegmentTape) else self._engine
                 g, dx, d0 = mod.backward(self.spec, tape, dyd, ds[:, k])
                 if not retain:
                     mod.release(tape)
@@ -257,6 +294,9 @@ class RNN:
             dy = np.ascontiguousarray(dx_total)
         dx = dy.transpose(1, 0, 2) if ctx.batch_first else dy
         ctx.released = not retain
+        if getattr(ctx, "on_device", False):
+            from numba import cuda
+            return grads, cuda.to_device(np.ascontiguousarray(dx)), tuple(cuda.to_device(d) for d in dstate0)
         return grads, dx, tuple(dstate0)
 
 

@@ -1,0 +1,180 @@
+"""The CUDA backend against the CPU engine, for every registered variant.
+
+Runs in the CUDA simulator when no GPU is present: these tests set
+``NUMBA_ENABLE_CUDASIM=1`` in a subprocess (it must be set before numba is
+imported, and the rest of the suite runs numba on the CPU in this process).
+On a machine with a GPU, ``LSTMLAB_TEST_REAL_CUDA=1`` runs them on the device.
+They skip cleanly where numba-cuda is not installed.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import lstmlab
+
+try:
+    import numba.cuda  # noqa: F401
+    HAVE_NUMBA_CUDA = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_NUMBA_CUDA = False
+
+BUILTINS = ["cifg", "fgr", "gru", "janet", "lstm", "mgu", "nfg", "niaf", "nig", "noaf", "nog", "np", "peephole"]
+
+pytestmark = pytest.mark.skipif(not HAVE_NUMBA_CUDA, reason="numba-cuda is not installed (lstmlab[cuda])")
+
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    import numpy as np
+    import lstmlab
+    out = {}
+    for name in lstmlab.names():  # every variant registered in a fresh process, plugins included
+        errs = {}
+        for dtype, kw in [(np.float64, dict(num_layers=2, bidirectional=True)), (np.float32, {})]:
+            cpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, **kw)
+            gpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, device="cuda", **kw)
+            gpu.set_params(cpu.params)
+            rng = np.random.default_rng(0)
+            n = cpu.num_layers * cpu.num_directions
+            x = rng.standard_normal((4, 3, 3)).astype(dtype)
+            L = np.array([4, 2, 1])
+            s0 = tuple(rng.standard_normal((n, 3, 4)).astype(dtype) for _ in cpu.state_names)
+            yc, fc, cc = cpu.forward(x, s0, L)
+            yg, fg, cg = gpu.forward(x, s0, L)
+            dy = rng.standard_normal(yc.shape).astype(dtype)
+            ds = tuple(rng.standard_normal(f.shape).astype(dtype) for f in fc)
+            gc, dxc, dc = cpu.backward(cc, dy, ds)
+            gg, dxg, dg = gpu.backward(cg, dy, ds)
+            e = max([np.abs(yc - yg).max(), np.abs(dxc - dxg).max()]
+                    + [np.abs(a - b).max() for a, b in zip(fc + dc, fg + dg)]
+                    + [np.abs(gc[k] - gg[k]).max() / max(1.0, np.abs(gc[k]).max()) for k in gc])
+            errs[np.dtype(dtype).name] = float(e)
+        out[name] = errs
+    print(json.dumps(out))
+''')
+
+
+def _run(code, *args, timeout=900):
+    env = dict(os.environ)
+    if os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1":
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_every_variant_matches_the_cpu():
+    """Outputs, final states and every gradient, float64 (2 layers, both directions) and float32."""
+    rc = _run(SCRIPT)
+    assert rc.returncode == 0, rc.stderr[-3000:]
+    errs = json.loads(rc.stdout.strip().splitlines()[-1])
+    assert set(BUILTINS) <= set(errs)
+    for name, e in errs.items():
+        assert e["float64"] < 1e-12, (name, e)
+        assert e["float32"] < 2e-5, (name, e)
+
+
+def test_device_arrays_in_and_out_and_clear_errors():
+    code = textwrap.dedent('''
+        import numpy as np
+        from numba import cuda
+        import lstmlab
+        layer = lstmlab.RNN("gru", 3, 4, device="cuda", dtype=np.float64)
+        x = np.random.default_rng(0).standard_normal((3, 2, 3))
+        y_host, _, c1 = layer.forward(x)
+        y_dev, (h,), c2 = layer.forward(cuda.to_device(x))
+        assert hasattr(y_dev, "copy_to_host") and hasattr(h, "copy_to_host")
+        assert np.allclose(y_dev.copy_to_host(), y_host)
+        g, dx, _ = layer.backward(c2, cuda.to_device(np.ones_like(y_host)))
+        assert hasattr(dx, "copy_to_host") and isinstance(g["layer0.W"], np.ndarray)
+        cpu = lstmlab.RNN("gru", 3, 4, dtype=np.float64)
+        try:
+            cpu.forward(cuda.to_device(x))
+        except TypeError as exc:
+            assert "device='cuda'" in str(exc) and "copy_to_host" in str(exc), exc
+        else:
+            raise AssertionError("a device array reached a CPU layer")
+        try:
+            layer.forward(x, recompute=2)
+        except ValueError as exc:
+            assert "CPU only" in str(exc)
+        else:
+            raise AssertionError("recompute on cuda")
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
+def test_forward_only_variant_runs_on_cuda():
+    """A derived backward compiles for CUDA too."""
+    code = textwrap.dedent('''
+        import numpy as np
+        import lstmlab
+        from lstmlab.scalar import sigmoid, tanh
+        @lstmlab.register("fo_cuda")
+        class FO(lstmlab.Variant):
+            inputs, state = ("f", "u"), ("h",)
+            @staticmethod
+            def forward(x_f, x_u, a_f, a_u, h):
+                f = sigmoid(x_f + a_f)
+                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
+        a = lstmlab.RNN("fo_cuda", 3, 4, dtype=np.float64)
+        b = lstmlab.RNN("fo_cuda", 3, 4, dtype=np.float64, device="cuda")
+        b.set_params(a.params)
+        x = np.random.default_rng(0).standard_normal((3, 2, 3))
+        ya, _, ca = a.forward(x); yb, _, cb = b.forward(x)
+        ga, _, _ = a.backward(ca, np.ones_like(ya)); gb, _, _ = b.backward(cb, np.ones_like(yb))
+        assert np.abs(ya - yb).max() < 1e-12
+        assert max(np.abs(ga[k] - gb[k]).max() for k in ga) < 1e-12
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
+def test_missing_gpu_is_a_clear_error():
+    """Without the simulator and without a GPU, device='cuda' says what is missing."""
+    if os.environ.get("LSTMLAB_TEST_REAL_CUDA") == "1":
+        pytest.skip("a GPU is present")
+    code = ("import lstmlab\n"
+            "from lstmlab.cuda import CudaUnavailable\n"
+            "try:\n    lstmlab.RNN('lstm', 2, 3, device='cuda')\n"
+            "except CudaUnavailable as exc:\n    print('ERR', exc)\n"
+            "else:\n    print('GPU')\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    rc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert rc.returncode == 0, rc.stderr[-2000:]
+    if rc.stdout.startswith("GPU"):
+        pytest.skip("a GPU is present")
+    assert "no usable NVIDIA GPU" in rc.stdout and "NUMBA_ENABLE_CUDASIM" in rc.stdout, rc.stdout
+
+
+def test_bad_device_name():
+    with pytest.raises(ValueError, match="device: expected 'cpu' or 'cuda'"):
+        lstmlab.RNN("lstm", 2, 3, device="gpu")
+
+
+def test_tiled_and_simple_matmul_match_numpy():
+    code = textwrap.dedent('''
+        import numpy as np
+        from numba import cuda
+        from lstmlab.cuda import kernels
+        rng = np.random.default_rng(0)
+        for (M, K, N) in [(3, 5, 7), (9, 17, 2)]:
+            for ta in (False, True):
+                for tb in (False, True):
+                    A = rng.standard_normal((K, M) if ta else (M, K))
+                    B = rng.standard_normal((N, K) if tb else (K, N))
+                    want = (A.T if ta else A) @ (B.T if tb else B)
+                    for tiled in (True, False):
+                        C = cuda.to_device(np.ones((M, N)))
+                        kernels.matmul(cuda, cuda.to_device(A), cuda.to_device(B), C, ta, tb, accumulate=True,
+                                       tiled=tiled)
+                        assert np.allclose(C.copy_to_host(), want + 1.0), (M, K, N, ta, tb, tiled)
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
