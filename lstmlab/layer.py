@@ -33,7 +33,7 @@ class Context:
 
 
 class RNN:
-    """A stack of recurrent layers of one variant, on the CPU.
+    """A stack of recurrent layers of one variant, on the CPU or a CUDA GPU.
 
     Parameters
     ----------
@@ -47,6 +47,10 @@ class RNN:
     init : {"default", "torch", "chrono"}; forget_bias, t_max, orthogonal
         See :mod:`lstmlab.init`.
     seed : int or numpy.random.Generator
+    device : {"cpu", "cuda"}
+        "cuda" runs the kernels of :mod:`lstmlab.cuda` (needs numba-cuda and a
+        GPU, or the CUDA simulator); inputs may then be NumPy or CUDA device
+        arrays, and outputs come back as the same kind. Parameters stay NumPy.
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,

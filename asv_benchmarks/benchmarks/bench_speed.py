@@ -55,3 +55,19 @@ class Recompute:
 
     def time_forward_backward(self, K, shape):
         self.fb()
+
+
+class DerivedBackward:
+    """The same variant with its handwritten and its sympy-derived backward."""
+    params = (["lstm", "gru", "peephole"], [False, True], ["100,32,1,128"])
+    param_names = ["variant", "derived", "T,B,D,H"]
+    timeout = 300
+
+    def setup(self, variant, derived, shape):
+        from lstmlab.benchmark.derived import derived_name
+        name = derived_name(variant) if derived else variant
+        self.fb = lstmlab_step(name, *size(shape))
+        self.fb()
+
+    def time_forward_backward(self, variant, derived, shape):
+        self.fb()
