@@ -73,10 +73,11 @@ def _product(a, t, b, out):
             f"    np.dot({a}[{t}], {b}, {out})"]
 
 
-def _with_scratch(lines, scratch, before):
+def _with_scratch(lines, scratch, before, dtype_of):
     """Allocate the scratch rows once, before the time loop (``before``)."""
     k = lines.index(before)
-    alloc = [f"    {name} = np.empty(({rows}, H))" for name, rows in scratch]
+    # the array dtype: a float32 layer's pointwise maths stays float32 (16 SIMD lanes)
+    alloc = [f"    {name} = np.empty(({rows}, H), {dtype_of})" for name, rows in scratch]
     return "\n".join(lines[:k] + alloc + lines[k:]) + "\n"
 
 
@@ -178,7 +179,7 @@ def forward_source(spec) -> str:
                               f"        P{i}[t + 1, bb, k] = P{i}[t, bb, k]"]
             out += _lines(12, ["else:"]) + _lines(16, carry)
     out.append("    return 0")
-    return _with_scratch(out, scratch, "    for t in range(T):")
+    return _with_scratch(out, scratch, "    for t in range(T):", "Z.dtype")
 
 
 def backward_source(spec) -> str:
@@ -261,7 +262,7 @@ def backward_source(spec) -> str:
                       f"        for s in range({nst}):", "            for j in range(H):",
                       "                Gn[s, bb, j] = G[s, bb, j]"])
     out.append("    return 0")
-    return _with_scratch(out, scratch, "    for t in range(T - 1, -1, -1):")
+    return _with_scratch(out, scratch, "    for t in range(T - 1, -1, -1):", "Z.dtype")
 
 
 def module_source(spec) -> str:

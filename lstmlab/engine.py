@@ -31,7 +31,7 @@ CHUNK_ROWS = 4096
 
 _KERNELS: dict = {}
 _LOCK = threading.Lock()
-_VERSION = "5"  # bump when the kernel calling convention or fastmath changes
+_VERSION = "6"  # bump when the kernel calling convention or fastmath changes
 _CPU_REPLACE = dict(fastmath.CPU_REPLACEMENTS)
 _CPU_REPLACE[math] = fastmath.math_module
 
@@ -84,6 +84,8 @@ def kernels(spec) -> Kernels:
         src = codegen.module_source(spec)
         h = hashlib.sha256(src.encode())
         h.update(f"{_VERSION}|{numba.__version__}|{sys.version_info[:2]}|{sorted(JIT_OPTIONS.items())}".encode())
+        with open(fastmath.__file__, "rb") as fh:  # its overloads are not reached by _fingerprint
+            h.update(fh.read())
         cpu = []
         for st in spec.stages:
             fw = bind_function(spec.cls, st.forward, wrap=_jit_helper, replace=_CPU_REPLACE)

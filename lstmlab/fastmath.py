@@ -19,11 +19,16 @@ a high and a low part; :math:`q = e^r - 1` by its Taylor series to
 * ``tanh(x) = sign(x) * (-m / (2 + m))`` with ``m = expm1(-2|x|)``, accurate
   in relative terms near 0.
 
+Each function is compiled for its argument's type: float64 arguments get
+the float64 method, float32 arguments a float32 one (Cephes' expf
+polynomial, single-precision arithmetic), so a float32 layer's pointwise pass
+stays float32 and runs twice as many SIMD lanes.
+
 Accuracy, tested in ``tests/test_fastmath.py`` against ``math``: relative
-error below 1e-15 for exp/expm1/sigmoid/tanh over [-700, 700] (float64),
-so float64 gradchecks and float32 parity with torch are unaffected. Inputs
-are clamped to [-708, 709] (the result saturates instead of reaching
-``inf``/subnormals); NaN propagates.
+error below 1e-15 (float64) and 4e-7 (float32) for exp/expm1/sigmoid/tanh, so
+float64 gradchecks and float32 parity with torch are unaffected. Inputs are
+clamped to [-708, 709] (float32: [-87, 88]) so the result saturates instead of
+reaching ``inf``/subnormals; NaN propagates.
 
 :data:`CPU_REPLACEMENTS` maps :mod:`lstmlab.scalar` helpers to these, and
 :data:`math_module` is ``math`` with ``exp``/``expm1``/``tanh`` replaced; the
@@ -36,7 +41,7 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from . import scalar
 from .config import JIT_OPTIONS
@@ -80,31 +85,109 @@ def _reduce(x):
 
 
 @numba.njit(**_opts)
-def exp(x):
-    """e**x (float64), vectorisable."""
+def _exp64(x):
     scale, q = _reduce(x)
     return scale + scale * q
 
 
 @numba.njit(**_opts)
-def expm1(x):
-    """e**x - 1 (float64) without cancellation near 0, vectorisable."""
+def _expm1_64(x):
     scale, q = _reduce(x)
     return (scale - 1.0) + scale * q
 
 
 @numba.njit(**_opts)
-def sigmoid(x):
-    """1 / (1 + e**-x) (float64), vectorisable."""
-    return 1.0 / (1.0 + exp(-x))
+def _sigmoid64(x):
+    return 1.0 / (1.0 + _exp64(-x))
 
 
 @numba.njit(**_opts)
-def tanh(x):
-    """tanh(x) (float64), vectorisable, relative accuracy kept near 0."""
-    m = expm1(-2.0 * abs(x))
+def _tanh64(x):
+    m = _expm1_64(-2.0 * abs(x))
     t = -m / (2.0 + m)
     return t if x >= 0 else -t
+
+
+# float32: the same method in single precision (Cephes expf polynomial), so a
+# float32 layer's pointwise pass runs 16 lanes wide instead of 8. Relative
+# error below 4e-7 (a few float32 ulps), tested.
+_F = np.float32
+_LN2_HI32, _LN2_LO32, _LOG2E32 = _F(0.693359375), _F(-2.12194440e-4), _F(1.44269504088896341)
+_P32 = [_F(v) for v in (5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3,
+                        1.3981999507e-3, 1.9875691500e-4)]
+_C0, _C1, _C2, _C3, _C4, _C5 = _P32
+_ONE32, _TWO32, _HALF32, _LO_CLAMP32, _HI_CLAMP32 = _F(1), _F(2), _F(0.5), _F(-87.0), _F(88.0)
+
+
+@intrinsic
+def _f32_from_bits(typingctx, bits):
+    """Reinterpret an int32 as the float32 with the same bits."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+@numba.njit(**_opts)
+def _reduce32(x):
+    x = np.float32(x)
+    x = x if not (x < _LO_CLAMP32) else _LO_CLAMP32
+    x = x if not (x > _HI_CLAMP32) else _HI_CLAMP32
+    n = np.floor(x * _LOG2E32 + _HALF32)
+    r = (x - n * _LN2_HI32) - n * _LN2_LO32
+    q = r + r * r * (_C0 + r * (_C1 + r * (_C2 + r * (_C3 + r * (_C4 + r * _C5)))))
+    scale = _f32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+    return scale, q
+
+
+@numba.njit(**_opts)
+def _exp32(x):
+    scale, q = _reduce32(x)
+    return scale + scale * q
+
+
+@numba.njit(**_opts)
+def _expm1_32(x):
+    scale, q = _reduce32(x)
+    return (scale - _ONE32) + scale * q
+
+
+@numba.njit(**_opts)
+def _sigmoid32(x):
+    return _ONE32 / (_ONE32 + _exp32(-x))
+
+
+@numba.njit(**_opts)
+def _tanh32(x):
+    x = np.float32(x)
+    m = _expm1_32(-_TWO32 * abs(x))
+    t = -m / (_TWO32 + m)
+    return t if x >= 0 else -t
+
+
+def _dispatch(f32, f64, doc):
+    """A function whose compiled form picks the float32 or float64 version by argument type."""
+    def stub(x):
+        raise NotImplementedError("lstmlab.fastmath functions are for compiled code")
+    stub.__doc__ = doc
+
+    @overload(stub, jit_options=dict(JIT_OPTIONS))
+    def _impl(x):
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return f32.py_func
+        if isinstance(x, (types.Float, types.Integer)):
+            return f64.py_func
+        return None
+
+    return stub
+
+
+exp = _dispatch(_exp32, _exp64, "e**x, vectorisable (float32 in, float32 out; otherwise float64).")
+expm1 = _dispatch(_expm1_32, _expm1_64, "e**x - 1 without cancellation near 0, vectorisable.")
+sigmoid = _dispatch(_sigmoid32, _sigmoid64, "1 / (1 + e**-x), vectorisable.")
+tanh = _dispatch(_tanh32, _tanh64, "tanh(x), vectorisable, relative accuracy kept near 0.")
 
 
 def _math_module():

@@ -55,6 +55,34 @@ def test_saturation_and_nan():
     assert np.isnan(out[4]) and np.isfinite(out[:4]).all() and out[0] >= 0
 
 
+@pytest.mark.parametrize("kind", [0, 1, 2, 3], ids=["exp", "expm1", "sigmoid", "tanh"])
+def test_float32_version_within_4e_7(kind):
+    """float32 arguments get the single-precision method: a few float32 ulps."""
+    rng = np.random.default_rng(10 + kind)
+    x = np.concatenate([rng.uniform(-20, 20, 20000), rng.uniform(-1e-3, 1e-3, 2000), [0.0, 0.3465736]])
+    x = x.astype(np.float32)
+    if kind == 0:
+        x = x[np.abs(x) < 80]
+    out = np.empty_like(x)
+    _apply(kind, x, out)
+    assert out.dtype == np.float32
+    ref = np.array([REFS[kind](float(v)) for v in x])
+    nz = np.abs(ref) > 1e-30
+    rel = np.abs(out.astype(np.float64) - ref)[nz] / np.abs(ref[nz])
+    assert rel.max() < 4e-7, (rel.max(), x[nz][rel.argmax()])
+
+
+@numba.njit
+def _types_of(x32, x64):
+    return fastmath.sigmoid(x32), fastmath.sigmoid(x64)
+
+
+def test_result_type_follows_the_argument():
+    _types_of(np.float32(0.5), 0.5)
+    ret = _types_of.nopython_signatures[0].return_type
+    assert [str(t) for t in ret] == ["float32", "float64"]
+
+
 def test_float32_inputs():
     x = np.linspace(-20, 20, 1001).astype(np.float32)
     out = np.empty(x.shape, np.float64)
