@@ -53,26 +53,6 @@ def _lines(indent, items):
     return [pad + s for s in items]
 
 
-#: Below this many multiply-adds a step's product is an inline loop: a BLAS
-#: call costs more than the work (at (T, B, H) = (200, 1, 8) the call was
-#: about 0.25 us of a 0.25 us step).
-SMALL_PRODUCT = 16384
-
-
-def _product(a, t, b, out):
-    """``out = a[t] @ b`` (a[t]: (B, K), b: (K, N)): BLAS, or a vectorisable loop when small."""
-    return [f"if {out}.shape[0] * {b}.shape[0] * {b}.shape[1] <= {SMALL_PRODUCT}:",
-            f"    for bb in range({out}.shape[0]):",
-            f"        for n in range({b}.shape[1]):",
-            f"            {out}[bb, n] = 0.0",
-            f"        for k in range({b}.shape[0]):",
-            f"            v = {a}[{t}, bb, k]",
-            f"            for n in range({b}.shape[1]):",
-            f"                {out}[bb, n] += v * {b}[k, n]",
-            "else:",
-            f"    np.dot({a}[{t}], {b}, {out})"]
-
-
 def _with_scratch(lines, scratch, before, dtype_of):
     """Allocate the scratch rows once, before the time loop (``before``)."""
     k = lines.index(before)
@@ -118,7 +98,7 @@ def forward_source(spec) -> str:
         last = st.index == len(spec.stages) - 1
         mine = [(i, p) for i, k, p in prods if k == st.index]
         for i, p in mine:
-            out += _lines(8, _product(f"P{i}", "t", f"RT{i}", f"A{i}"))
+            out.append(f"        np.dot(P{i}[t], RT{i}, A{i})")
         # gather -> compute -> scatter: the compute loop reads and writes only
         # the kernel's own scratch rows, so LLVM vectorises it without
         # runtime alias checks (with them it gave up: too many pointers).
@@ -254,7 +234,7 @@ def backward_source(spec) -> str:
         for line in scatter:
             out += _lines(16, ["for j in range(H):", "    " + line])
         for i, p in mine:
-            out += _lines(8, _product(f"dA{i}", "t", f"R{i}", f"Q{i}"))
+            out.append(f"        np.dot(dA{i}[t], R{i}, Q{i})")
             adds = [f"G[{acc[s]}, bb, j] += Q{i}[bb, {q} * H + j]" for q, s in enumerate(p.source)]
             out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
             out += _lines(20, adds)
