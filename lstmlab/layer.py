@@ -51,19 +51,30 @@ class RNN:
         "cuda" runs the kernels of :mod:`lstmlab.cuda` (needs numba-cuda and a
         GPU, or the CUDA simulator); inputs may then be NumPy or CUDA device
         arrays, and outputs come back as the same kind. Parameters stay NumPy.
+    cuda_kernels : {"step", "persistent"}
+        With device="cuda": a launch per product and stage per step, or the
+        persistent kernels (one cooperative launch per sequence, recurrent
+        weights in shared memory; Diamos et al. 2016), which fall back to the
+        step kernels with a warning when the weights do not fit on-chip.
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, batch_first: bool = False, dtype=np.float32,
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
-                 orthogonal: bool = False, seed=0, device: str = "cpu"):
+                 orthogonal: bool = False, seed=0, device: str = "cpu", cuda_kernels: str = "step"):
         self.spec = get_spec(variant)
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+        if cuda_kernels not in ("step", "persistent"):
+            raise ValueError(f"cuda_kernels: expected 'step' or 'persistent', got {cuda_kernels!r}")
         if device == "cuda":
+            import types
+
             from .cuda import engine as cuda_engine, require
             require()  # says what is missing: numba-cuda, or a GPU
-            self._engine = cuda_engine
+            self._engine = types.SimpleNamespace(
+                forward=partial(cuda_engine.forward, kernels_mode=cuda_kernels),
+                backward=cuda_engine.backward, release=cuda_engine.release)
         else:
             self._engine = engine
         self.device = device

@@ -35,7 +35,7 @@ SCRIPT = textwrap.dedent('''
         errs = {}
         for dtype, kw in [(np.float64, dict(num_layers=2, bidirectional=True)), (np.float32, {})]:
             cpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, **kw)
-            gpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, device="cuda", **kw)
+            gpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, device="cuda", cuda_kernels=sys.argv[1], **kw)
             gpu.set_params(cpu.params)
             rng = np.random.default_rng(0)
             n = cpu.num_layers * cpu.num_directions
@@ -47,6 +47,8 @@ SCRIPT = textwrap.dedent('''
             dy = rng.standard_normal(yc.shape).astype(dtype)
             ds = tuple(rng.standard_normal(f.shape).astype(dtype) for f in fc)
             gc, dxc, dc = cpu.backward(cc, dy, ds)
+            used = {t.plan is not None for t in cg.tapes}
+            assert used == {sys.argv[1] == "persistent"}, used
             gg, dxg, dg = gpu.backward(cg, dy, ds)
             e = max([np.abs(yc - yg).max(), np.abs(dxc - dxg).max()]
                     + [np.abs(a - b).max() for a, b in zip(fc + dc, fg + dg)]
@@ -65,9 +67,11 @@ def _run(code, *args, timeout=900):
                           timeout=timeout)
 
 
-def test_every_variant_matches_the_cpu():
-    """Outputs, final states and every gradient, float64 (2 layers, both directions) and float32."""
-    rc = _run(SCRIPT)
+@pytest.mark.parametrize("kernels", ["step", "persistent"])
+def test_every_variant_matches_the_cpu(kernels):
+    """Outputs, final states and every gradient, float64 (2 layers, both directions) and float32,
+    with the step kernels and with the persistent ones (one cooperative block in the simulator)."""
+    rc = _run(SCRIPT, kernels)
     assert rc.returncode == 0, rc.stderr[-3000:]
     errs = json.loads(rc.stdout.strip().splitlines()[-1])
     assert set(BUILTINS) <= set(errs)
@@ -152,9 +156,34 @@ def test_missing_gpu_is_a_clear_error():
     assert "no usable NVIDIA GPU" in rc.stdout and "NUMBA_ENABLE_CUDASIM" in rc.stdout, rc.stdout
 
 
+def test_persistent_kernel_falls_back_when_weights_do_not_fit():
+    code = textwrap.dedent('''
+        import warnings
+        import numpy as np
+        import lstmlab
+        layer = lstmlab.RNN("lstm", 2, 64, device="cuda", cuda_kernels="persistent")
+        x = np.zeros((2, 1, 2), np.float32)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            y, _, ctx = layer.forward(x)
+            layer.forward(x)
+        msgs = [str(m.message) for m in w if "persistent CUDA kernel" in str(m.message)]
+        assert len(msgs) == 1 and "on-chip limit" in msgs[0] and "step kernels" in msgs[0], msgs
+        assert ctx.tapes[0].plan is None
+        cpu = lstmlab.RNN("lstm", 2, 64)
+        cpu.set_params(layer.params)
+        assert np.abs(cpu.forward(x)[0] - y).max() < 1e-6
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
 def test_bad_device_name():
     with pytest.raises(ValueError, match="device: expected 'cpu' or 'cuda'"):
         lstmlab.RNN("lstm", 2, 3, device="gpu")
+    with pytest.raises(ValueError, match="cuda_kernels: expected 'step' or 'persistent'"):
+        lstmlab.RNN("lstm", 2, 3, cuda_kernels="fused")
 
 
 def test_tiled_and_simple_matmul_match_numpy():

@@ -6,7 +6,8 @@ In the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1`` set before numba is imported)
 everything runs on the CPU, slowly, which is how the tests check it without a GPU.
 
 ``kernels``  generic kernels: tiled matrix product, fills.
-``codegen``  per-variant pointwise kernels generated from the spec.
+``codegen``  per-variant kernels generated from the spec: step kernels, and
+             persistent kernels (the whole sequence in one cooperative launch).
 ``engine``   forward and BPTT of one direction of one layer on the device.
 """
 from __future__ import annotations
