@@ -145,8 +145,8 @@ def forward_source(spec) -> str:
         scratch.append((f"IN{st.index}", max(len(gather), 1)))
         scratch.append((f"OUT{st.index}", len(st.outputs)))
         out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"])
-        if gather:
-            out += _lines(16, ["for j in range(H):"]) + _lines(20, gather)
+        for line in gather:  # one loop per row: a single loop over all rows needs too many alias checks
+            out += _lines(16, ["for j in range(H):", "    " + line])
         out += _lines(16, ["for j in range(H):"]) + _lines(20, compute)
         for dst, n, next_step in scatter:
             loop = ["for j in range(H):", f"    {dst} = OUT{st.index}[{n}, j]"]
@@ -228,8 +228,8 @@ def backward_source(spec) -> str:
         scratch.append((f"IN{st.index}", max(len(gather), 1)))
         scratch.append((f"OUT{st.index}", len(st.fwd_args)))
         out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"])
-        if gather:
-            out += _lines(16, ["for j in range(H):"]) + _lines(20, gather)
+        for line in gather:  # one loop per row: a single loop over all rows needs too many alias checks
+            out += _lines(16, ["for j in range(H):", "    " + line])
         out += _lines(16, ["for j in range(H):"]) + _lines(20, compute)
         for line in scatter:
             out += _lines(16, ["for j in range(H):", "    " + line])

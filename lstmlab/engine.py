@@ -31,7 +31,7 @@ CHUNK_ROWS = 4096
 
 _KERNELS: dict = {}
 _LOCK = threading.Lock()
-_VERSION = "6"  # bump when the kernel calling convention or fastmath changes
+_VERSION = "7"  # bump when the kernel calling convention or fastmath changes
 _CPU_REPLACE = dict(fastmath.CPU_REPLACEMENTS)
 _CPU_REPLACE[math] = fastmath.math_module
 
