@@ -70,8 +70,9 @@ class RNN:
         if device == "cuda":
             import types
 
-            from .cuda import engine as cuda_engine, require
-            require()  # says what is missing: numba-cuda, or a GPU
+            from .cuda import require
+            require()  # says what is missing, numba-cuda or a GPU, before anything imports numba.cuda
+            from .cuda import engine as cuda_engine
             self._engine = types.SimpleNamespace(
                 forward=partial(cuda_engine.forward, kernels_mode=cuda_kernels),
                 backward=cuda_engine.backward, release=cuda_engine.release)

@@ -207,3 +207,18 @@ def test_tiled_and_simple_matmul_match_numpy():
     ''')
     rc = _run(code)
     assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
+def test_import_lstmlab_never_needs_cuda_and_missing_numba_cuda_is_named():
+    code = ("import sys\n"
+            "import lstmlab, numpy as np\n"
+            "lstmlab.RNN('lstm', 2, 3).forward(np.zeros((2, 1, 2), np.float32))\n"
+            "assert 'numba.cuda' not in sys.modules and 'lstmlab.cuda' not in sys.modules\n"
+            "sys.modules['numba.cuda'] = None  # as if numba-cuda were not installed\n"
+            "from lstmlab.cuda import CudaUnavailable\n"
+            "try:\n    lstmlab.RNN('lstm', 2, 3, device='cuda')\n"
+            "except CudaUnavailable as exc:\n    print('ERR', exc)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    rc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert rc.returncode == 0, rc.stderr[-2000:]
+    assert "needs numba-cuda" in rc.stdout and 'pip install "lstmlab[cuda]"' in rc.stdout, rc.stdout
