@@ -44,6 +44,34 @@ def _layout(spec):
     return dict(state=state, slot=slot, final=final, mids=mids, acc=acc, prods=prods)
 
 
+def arg_source(lay, kind, key, mine, last, xp_step="t"):
+    """The expression that reads a pointwise argument for unit (bb, j) at step t.
+
+    Shared by the CPU kernels and the CUDA ones. ``mine``: the stage's
+    products ``(index, Product)``; ``xp_step``: the row of XP holding step t.
+    Returns None for a gradient nothing downstream produces (it is 0).
+    """
+    state, slot, acc = lay["state"], lay["slot"], lay["acc"]
+    if kind == "x":
+        return f"XP[{xp_step}, bb, {key} * H + j]"
+    if kind == "a":
+        return " + ".join(f"A{i}[bb, {p.targets.index(key)} * H + j] + rb{i}[{p.targets.index(key)} * H + j]"
+                          for i, p in mine if key in p.targets)
+    if kind == "state":
+        return f"Z[t, bb, {key} * H + j]"
+    if kind == "newstate":
+        return f"Z[t + 1, bb, {key} * H + j]"
+    if kind == "param":
+        return f"U[{key}, j]"
+    if kind == "out":
+        return f"S[t, bb, {slot[key]} * H + j]"
+    if last and key in state:  # grad of the new state
+        return f"Gn[{state.index(key)}, bb, j]"
+    if key in acc:  # grad of an intermediate output
+        return f"G[{acc[key]}, bb, j]"
+    return None
+
+
 def _args(prods):
     return ", ".join(f"RT{i}, rb{i}, P{i}, A{i}" for i, _, _ in prods)
 
@@ -107,24 +135,8 @@ def forward_source(spec) -> str:
             if kind == "fixed":  # the Python default of an argument naming nothing declared
                 names.append(repr(key))
                 continue
-            r = len(gather)
-            names.append(f"IN{st.index}[{r}, j]")
-            if kind == "x":
-                src = f"XP[tc, bb, {key} * H + j]"
-            elif kind == "a":
-                terms = []
-                for i, p in mine:
-                    if key in p.targets:
-                        q = p.targets.index(key)
-                        terms.append(f"A{i}[bb, {q} * H + j] + rb{i}[{q} * H + j]")
-                src = " + ".join(terms)
-            elif kind == "state":
-                src = f"Z[t, bb, {key} * H + j]"
-            elif kind == "param":
-                src = f"U[{key}, j]"
-            else:  # out
-                src = f"S[t, bb, {slot[key]} * H + j]"
-            gather.append(f"IN{st.index}[{r}, j] = {src}")
+            names.append(f"IN{st.index}[{len(gather)}, j]")
+            gather.append(f"{names[-1]} = {arg_source(lay, kind, key, mine, last, xp_step='tc')}")
         res = [f"r{n}" for n in range(len(st.outputs))]
         compute = [f"{', '.join(res)}, = f{st.index}({', '.join(names)})"]
         compute += [f"OUT{st.index}[{n}, j] = r{n}" for n in range(len(st.outputs))]
@@ -164,7 +176,7 @@ def forward_source(spec) -> str:
 
 def backward_source(spec) -> str:
     lay = _layout(spec)
-    state, slot, acc, prods = lay["state"], lay["slot"], lay["acc"], lay["prods"]
+    state, acc, prods = lay["state"], lay["acc"], lay["prods"]
     nst = len(state)
     pargs = ", ".join(f"R{i}, dA{i}, Q{i}" for i, _, _ in prods)
     out = [
@@ -185,29 +197,12 @@ def backward_source(spec) -> str:
         mine = [(i, p) for i, k, p in prods if k == st.index]
         gather, names = [], []
         for a, kind, key in st.bwd_args:
-            if kind == "fixed":
-                names.append(repr(key))
+            src = None if kind == "fixed" else arg_source(lay, kind, key, mine, last)
+            if src is None:  # a fixed value, or the gradient of a saved value nothing downstream reads
+                names.append(repr(key) if kind == "fixed" else "0.0")
                 continue
-            if kind == "grad" and not (last and key in state) and key not in acc:
-                names.append("0.0")  # a saved value nothing downstream reads
-                continue
-            r = len(gather)
-            names.append(f"IN{st.index}[{r}, j]")
-            if kind == "x":
-                src = f"XP[t, bb, {key} * H + j]"
-            elif kind == "state":
-                src = f"Z[t, bb, {key} * H + j]"
-            elif kind == "newstate":
-                src = f"Z[t + 1, bb, {key} * H + j]"
-            elif kind == "param":
-                src = f"U[{key}, j]"
-            elif kind == "out":
-                src = f"S[t, bb, {slot[key]} * H + j]"
-            elif last and key in state:  # grad of the new state
-                src = f"Gn[{state.index(key)}, bb, j]"
-            else:  # grad of an intermediate output
-                src = f"G[{acc[key]}, bb, j]"
-            gather.append(f"IN{st.index}[{r}, j] = {src}")
+            names.append(f"IN{st.index}[{len(gather)}, j]")
+            gather.append(f"{names[-1]} = {src}")
         res = [f"g{n}" for n in range(len(st.fwd_args))]
         compute = [f"{', '.join(res)}, = bw{st.index}({', '.join(names)})"]
         compute += [f"OUT{st.index}[{n}, j] = g{n}" for n in range(len(st.fwd_args))]

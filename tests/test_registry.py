@@ -1,5 +1,4 @@
 """Registry: names, globs, suggestions, duplicates, plugins, contract errors."""
-import warnings
 from importlib import metadata
 
 import pytest

@@ -1,11 +1,10 @@
 """The sequence model's gradients, a short real run, non-finite handling, checkpoints."""
 import json
-import os
 
 import numpy as np
 import pytest
 
-from lstmlab.tasks import Batch, Task, make_task, register_task, task_names
+from lstmlab.tasks import Task, make_task, register_task, task_names
 from lstmlab.tasks.base import _TASKS
 from lstmlab.training import (CheckpointError, NonFiniteError, ResumeError, RunExistsError, SequenceModel,
                               TrainConfig, train)

@@ -20,7 +20,7 @@ and differ only in how steps are launched.
 """
 from __future__ import annotations
 
-from ..codegen import _layout
+from ..codegen import _layout, arg_source
 
 
 def _thread(lines):
@@ -48,20 +48,8 @@ def _fwd_body(spec, lay, st):
         if kind == "fixed":
             names.append(repr(key))
             continue
-        v = "v_" + a
-        names.append(v)
-        if kind == "x":
-            lines.append(f"{v} = XP[t, bb, {key} * H + j]")
-        elif kind == "a":
-            terms = [f"A{i}[bb, {p.targets.index(key)} * H + j] + rb{i}[{p.targets.index(key)} * H + j]"
-                     for i, p in mine if key in p.targets]
-            lines.append(f"{v} = " + " + ".join(terms))
-        elif kind == "state":
-            lines.append(f"{v} = Z[t, bb, {key} * H + j]")
-        elif kind == "param":
-            lines.append(f"{v} = U[{key}, j]")
-        else:
-            lines.append(f"{v} = S[t, bb, {slot[key]} * H + j]")
+        names.append("v_" + a)
+        lines.append(f"v_{a} = {arg_source(lay, kind, key, mine, last)}")
     res = [f"r{n}" for n in range(len(st.outputs))]
     lines.append(f"{', '.join(res)}, = f{st.index}({', '.join(names)})")
     for n, o in enumerate(st.outputs):
@@ -90,32 +78,17 @@ def _fwd_body(spec, lay, st):
 
 
 def _bwd_body(spec, lay, st):
-    state, slot, acc, prods = lay["state"], lay["slot"], lay["acc"], lay["prods"]
+    acc, prods = lay["acc"], lay["prods"]
     last = st.index == len(spec.stages) - 1
     mine = [(i, p) for i, k, p in prods if k == st.index]
     names, lines = [], []
     for a, kind, key in st.bwd_args:
-        w = "w_" + a
-        if kind == "fixed":
-            names.append(repr(key))
+        src = None if kind == "fixed" else arg_source(lay, kind, key, mine, last)
+        if src is None:  # a fixed value, or the gradient of a saved value nothing downstream reads
+            names.append(repr(key) if kind == "fixed" else "0.0")
             continue
-        names.append(w)
-        if kind == "x":
-            lines.append(f"{w} = XP[t, bb, {key} * H + j]")
-        elif kind == "state":
-            lines.append(f"{w} = Z[t, bb, {key} * H + j]")
-        elif kind == "newstate":
-            lines.append(f"{w} = Z[t + 1, bb, {key} * H + j]")
-        elif kind == "param":
-            lines.append(f"{w} = U[{key}, j]")
-        elif kind == "out":
-            lines.append(f"{w} = S[t, bb, {slot[key]} * H + j]")
-        elif last and key in state:
-            lines.append(f"{w} = Gn[{state.index(key)}, bb, j]")
-        elif key in acc:
-            lines.append(f"{w} = G[{acc[key]}, bb, j]")
-        else:
-            lines.append(f"{w} = 0.0")
+        names.append("w_" + a)
+        lines.append(f"w_{a} = {src}")
     res = [f"g{n}" for n in range(len(st.fwd_args))]
     lines.append(f"{', '.join(res)}, = bw{st.index}({', '.join(names)})")
     for n, (a, kind, key) in enumerate(st.fwd_args):
