@@ -72,6 +72,26 @@ def arg_source(lay, kind, key, mine, last, xp_step="t"):
     return None
 
 
+def grad_targets(lay, kind, key, mine):
+    """Where the gradient of a pointwise argument goes: ``[(target, accumulate)]``.
+
+    ``target`` is an indexing expression for unit (bb, j) at step t, or
+    ``("dU", key)`` for a per-unit parameter (summed over the batch: the CUDA
+    kernels add atomically). Shared by the CPU and CUDA code generators.
+    """
+    if kind == "x":
+        return [(f"dXP[t, bb, {key} * H + j]", False)]
+    if kind == "a":
+        return [(f"dA{i}[t, bb, {p.targets.index(key)} * H + j]", False) for i, p in mine if key in p.targets]
+    if kind == "state":
+        return [(f"G[{key}, bb, j]", True)]
+    if kind == "param":
+        return [(("dU", key), True)]
+    if kind == "out":
+        return [(f"G[{lay['acc'][key]}, bb, j]", True)]
+    return []  # a fixed argument
+
+
 def _args(prods):
     return ", ".join(f"RT{i}, rb{i}, P{i}, A{i}" for i, _, _ in prods)
 
@@ -208,18 +228,10 @@ def backward_source(spec) -> str:
         compute += [f"OUT{st.index}[{n}, j] = g{n}" for n in range(len(st.fwd_args))]
         scatter = []
         for n, (a, kind, key) in enumerate(st.fwd_args):
-            if kind == "x":
-                scatter.append(f"dXP[t, bb, {key} * H + j] = OUT{st.index}[{n}, j]")
-            elif kind == "a":
-                for i, p in mine:
-                    if key in p.targets:
-                        scatter.append(f"dA{i}[t, bb, {p.targets.index(key)} * H + j] = OUT{st.index}[{n}, j]")
-            elif kind == "state":
-                scatter.append(f"G[{key}, bb, j] += OUT{st.index}[{n}, j]")
-            elif kind == "param":
-                scatter.append(f"dU[{key}, j] += OUT{st.index}[{n}, j]")
-            elif kind == "out":
-                scatter.append(f"G[{acc[key]}, bb, j] += OUT{st.index}[{n}, j]")
+            for target, accumulate in grad_targets(lay, kind, key, mine):
+                if isinstance(target, tuple):
+                    target = f"dU[{target[1]}, j]"
+                scatter.append(f"{target} {'+=' if accumulate else '='} OUT{st.index}[{n}, j]")
         scratch.append((f"IN{st.index}", max(len(gather), 1)))
         scratch.append((f"OUT{st.index}", len(st.fwd_args)))
         out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"])

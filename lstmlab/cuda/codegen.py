@@ -20,7 +20,7 @@ and differ only in how steps are launched.
 """
 from __future__ import annotations
 
-from ..codegen import _layout, arg_source
+from ..codegen import _layout, arg_source, grad_targets
 
 
 def _thread(lines):
@@ -78,7 +78,7 @@ def _fwd_body(spec, lay, st):
 
 
 def _bwd_body(spec, lay, st):
-    acc, prods = lay["acc"], lay["prods"]
+    prods = lay["prods"]
     last = st.index == len(spec.stages) - 1
     mine = [(i, p) for i, k, p in prods if k == st.index]
     names, lines = [], []
@@ -92,18 +92,11 @@ def _bwd_body(spec, lay, st):
     res = [f"g{n}" for n in range(len(st.fwd_args))]
     lines.append(f"{', '.join(res)}, = bw{st.index}({', '.join(names)})")
     for n, (a, kind, key) in enumerate(st.fwd_args):
-        if kind == "x":
-            lines.append(f"dXP[t, bb, {key} * H + j] = g{n}")
-        elif kind == "a":
-            for i, p in mine:
-                if key in p.targets:
-                    lines.append(f"dA{i}[t, bb, {p.targets.index(key)} * H + j] = g{n}")
-        elif kind == "state":
-            lines.append(f"G[{key}, bb, j] += g{n}")
-        elif kind == "param":
-            lines.append(f"cuda.atomic.add(dU, ({key}, j), g{n})")
-        elif kind == "out":
-            lines.append(f"G[{acc[key]}, bb, j] += g{n}")
+        for target, accumulate in grad_targets(lay, kind, key, mine):
+            if isinstance(target, tuple):  # per-unit parameter: summed over the batch's threads
+                lines.append(f"cuda.atomic.add(dU, ({target[1]}, j), g{n})")
+            else:
+                lines.append(f"{target} {'+=' if accumulate else '='} g{n}")
     return ["if t < L[bb]:"] + ["    " + x for x in lines]
 
 
