@@ -241,7 +241,7 @@ def _backward_reads_x(spec) -> bool:
 
 def release(tape: Tape) -> None:
     """Give a tape's buffers back to the workspace; the tape is unusable afterwards."""
-    workspace.give(None if tape.XP is _NO_XP.get(tape.XP.dtype) else tape.XP, tape.Z, tape.S, *tape.P)
+    workspace.give(tape.XP, tape.Z, tape.S, *tape.P)  # the 1-element XP placeholder is too small to pool
     tape.XP = tape.Z = tape.S = None
     tape.P = []
 

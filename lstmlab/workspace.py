@@ -68,16 +68,3 @@ def give(*arrays) -> None:
         while _BYTES > MAX_BYTES and _FREE:
             _, (_, old) = _FREE.popitem(last=False)
             _BYTES -= old.nbytes
-
-
-def clear() -> None:
-    """Drop every idle buffer."""
-    global _BYTES
-    with _LOCK:
-        _FREE.clear()
-        _BYTES = 0
-
-
-def idle_bytes() -> int:
-    """Bytes held by idle buffers."""
-    return _BYTES
