@@ -67,6 +67,11 @@ def _run(code, *args, timeout=900):
                           timeout=timeout)
 
 
+def _run_without_simulator(code):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
 @pytest.mark.parametrize("kernels", ["step", "persistent"])
 def test_every_variant_matches_the_cpu(kernels):
     """Outputs, final states and every gradient, float64 (2 layers, both directions) and float32,
@@ -148,8 +153,7 @@ def test_missing_gpu_is_a_clear_error():
             "try:\n    lstmlab.RNN('lstm', 2, 3, device='cuda')\n"
             "except CudaUnavailable as exc:\n    print('ERR', exc)\n"
             "else:\n    print('GPU')\n")
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    rc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    rc = _run_without_simulator(code)
     assert rc.returncode == 0, rc.stderr[-2000:]
     if rc.stdout.startswith("GPU"):
         pytest.skip("a GPU is present")
@@ -218,7 +222,6 @@ def test_import_lstmlab_never_needs_cuda_and_missing_numba_cuda_is_named():
             "from lstmlab.cuda import CudaUnavailable\n"
             "try:\n    lstmlab.RNN('lstm', 2, 3, device='cuda')\n"
             "except CudaUnavailable as exc:\n    print('ERR', exc)\n")
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    rc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    rc = _run_without_simulator(code)
     assert rc.returncode == 0, rc.stderr[-2000:]
     assert "needs numba-cuda" in rc.stdout and 'pip install "lstmlab[cuda]"' in rc.stdout, rc.stdout

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..codegen import _layout
+from ..engine import _unit_matrix
 from ..variant import VariantError, bind_function
 from . import codegen, kernels, require
 
@@ -132,12 +133,6 @@ def _call(spec, fn, *args):
         raise
 
 
-def _unit(spec, params, H, dt):
-    if not spec.unit_params:
-        return np.zeros((1, H), dt)
-    return np.ascontiguousarray(np.stack([params[u] for u in spec.unit_params]))
-
-
 def forward(spec, params, x, state0, lengths, kernels_mode="step"):
     """Like :func:`lstmlab.engine.forward`, run on the GPU: NumPy in, NumPy out, device tape.
 
@@ -164,7 +159,8 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
         rbs.append(cuda.to_device(params["b_" + p.name] if p.bias else np.zeros(R.shape[0], dt)))
         Ps.append(cuda.to_device(np.zeros((T, B, len(p.source) * H), dt)))
         As.append(cuda.device_array((B, R.shape[0]), dt))
-    U = cuda.to_device(_unit(spec, params, H, dt))
+    U = _unit_matrix(spec, params, H, dt)
+    U = cuda.to_device(U if U.shape[0] else np.zeros((1, H), dt))  # no zero-size device array
     z0 = np.zeros((T + 1, B, nst * H), dt)
     z0[0] = state0.transpose(1, 0, 2).reshape(B, nst * H)
     Z = cuda.to_device(z0)  # one copy; the steps overwrite Z[1:]
