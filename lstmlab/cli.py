@@ -68,6 +68,11 @@ def _add_train(sub):
                         "torch: PyTorch's scheme")
     g.add_argument("--forget-bias", type=_float, default=None, help="forget-gate bias for --init default")
     g.add_argument("--t-max", type=_float, default=None, help="T_max for --init chrono")
+    g.add_argument("--recurrent-init", choices=("default", "orthogonal", "identity"), default=None,
+                   help="recurrent weights, with any --init: orthogonal blocks, or the identity (non-gated "
+                        "cells only: rnn, irnn, indrnn); default: the variant's own (identity for irnn)")
+    g.add_argument("--recurrent-gain", type=_float, default=d.recurrent_gain,
+                   help="scale of --recurrent-init identity (default 1)")
     g.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default=d.optimizer,
@@ -81,6 +86,9 @@ def _add_train(sub):
     g.add_argument("--eps", type=_float, default=d.eps, help="RMSProp / Adam epsilon (default 1e-8)")
     g.add_argument("--clip", type=_clip, default=d.clip,
                    help="clip the global gradient norm at this value; 'none' disables (default 1)")
+    g.add_argument("--clip-mode", choices=("norm", "value"), default=d.clip_mode,
+                   help="norm: scale the global gradient norm down to --clip (default); value: clip each "
+                        "entry to [-clip, clip]")
     g.add_argument("--schedule", choices=("constant", "cosine", "linear"), default=d.schedule,
                    help="learning-rate schedule after --warmup steps of linear warm-up (default constant)")
     g.add_argument("--warmup", type=int, default=d.warmup, help="warm-up steps (default 0)")
@@ -109,8 +117,10 @@ def _cmd_train(args) -> int:
     cfg = TrainConfig(task=args.task, T=args.T, variant=args.variant, hidden=args.hidden, layers=args.layers,
                       optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
                       decay=args.decay, beta1=args.beta1, beta2=args.beta2, eps=args.eps, clip=args.clip,
+                      clip_mode=args.clip_mode,
                       schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, steps=args.steps,
                       seed=args.seed, init=args.init, forget_bias=args.forget_bias, t_max=args.t_max,
+                      recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
                       dtype=args.dtype, eval_every=args.eval_every, eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite)
@@ -180,7 +190,7 @@ def _add_repro(sub):
                                    "or a Dask cluster, then write summary.md, summary.csv, runs.jsonl and PNG "
                                    "plots into the results folder. Re-running the same command skips finished "
                                    "runs and resumes unfinished ones from their checkpoints. NAME is one of "
-                                   "arjovsky2016, greff2017, hochreiter1997, tallec2018 (`lstmlab repro --list`).",
+                                   "`lstmlab repro --list`.",
                        epilog="example: lstmlab repro arjovsky2016 --quick --results results/arjovsky-quick")
     p.add_argument("name", nargs="?", help="the reproduction to run")
     p.add_argument("--list", action="store_true", help="list the reproductions and exit")

@@ -93,7 +93,8 @@ def grad_targets(lay, kind, key, mine):
 
 
 def _args(prods):
-    return ", ".join(f"RT{i}, rb{i}, P{i}, A{i}" for i, _, _ in prods)
+    """The per-product arguments, each followed by ", " (none for a step without products)."""
+    return "".join(f"RT{i}, rb{i}, P{i}, A{i}, " for i, _, _ in prods)
 
 
 def _lines(indent, items):
@@ -115,7 +116,7 @@ def forward_source(spec) -> str:
     nst = len(state)
     G = len(spec.inputs)
     out = [
-        f"def forward(x, WT, b, {_args(prods)}, U, L, Z, S, Y, XP):",
+        f"def forward(x, WT, b, {_args(prods)}U, L, Z, S, Y, XP):",
         "    T = x.shape[0]",
         "    B = x.shape[1]",
         "    D = x.shape[2]",
@@ -198,9 +199,9 @@ def backward_source(spec) -> str:
     lay = _layout(spec)
     state, acc, prods = lay["state"], lay["acc"], lay["prods"]
     nst = len(state)
-    pargs = ", ".join(f"R{i}, dA{i}, Q{i}" for i, _, _ in prods)
+    pargs = "".join(f"R{i}, dA{i}, Q{i}, " for i, _, _ in prods)
     out = [
-        f"def backward(XP, Z, S, {pargs}, U, L, dY, dXP, dU, G, Gn):",
+        f"def backward(XP, Z, S, {pargs}U, L, dY, dXP, dU, G, Gn):",
         "    T = Z.shape[0] - 1",
         "    B = Z.shape[1]",
         "    H = dY.shape[2]",

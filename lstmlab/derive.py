@@ -14,9 +14,9 @@ backward is the vector-Jacobian product
 
 What the backward reads. It cannot see ``a_*`` (the recurrent products) but it
 can read saved values. So the derived forward also returns, as extra saved
-outputs, every ``sigmoid``/``tanh``/``exp`` application of the maths
+outputs, every ``sigmoid``/``tanh``/``exp``/``relu`` application of the maths
 (their derivatives are functions of their own values: :math:`s(1-s)`,
-:math:`1-t^2`, :math:`e`) and any ``a_*`` still needed after that. Before the
+:math:`1-t^2`, :math:`e`, :math:`[r > 0]`) and any ``a_*`` still needed after that. Before the
 backward is written, sub-expressions equal to a saved value or an output are
 replaced by it, and common sub-expressions are shared (``sympy.cse``). For an
 LSTM written forward-only this saves exactly what the handwritten backward
@@ -55,7 +55,19 @@ def _sympy():
                 s = sigmoid(self.args[0])
                 return s * (1 - s)
 
-        _SYMPY = types.SimpleNamespace(sp=sympy, sigmoid=sigmoid)
+        class relu_step(sympy.Function):  # noqa: N801 - printed as lstmlab.scalar.relu_step
+            """1 where its argument (a relu's value) is positive, else 0; flat almost everywhere."""
+
+            def fdiff(self, argindex=1):
+                return sympy.Integer(0)
+
+        class relu(sympy.Function):  # noqa: N801 - printed as lstmlab.scalar.relu
+            """max(x, 0); d relu(x)/dx = relu_step(relu(x)), a function of its own value."""
+
+            def fdiff(self, argindex=1):
+                return relu_step(relu(self.args[0]))
+
+        _SYMPY = types.SimpleNamespace(sp=sympy, sigmoid=sigmoid, relu=relu, relu_step=relu_step)
     return _SYMPY
 
 
@@ -114,7 +126,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     syms = {a: sp.Symbol(a, real=True) for a, kind, _ in fwd_args if kind != "fixed"}
     call = [syms[a] if kind != "fixed" else key for a, kind, key in fwd_args]
     replace = {scalar.sigmoid: S.sigmoid, scalar.tanh: sp.tanh, scalar.exp: sp.exp, scalar.identity: lambda x: x,
-               math: _math_module(sp)}
+               scalar.relu: S.relu, scalar.relu_step: S.relu_step, math: _math_module(sp)}
     traced = bind_function(cls, fwd_fn, replace=replace)
     try:
         outs = traced(*call)
@@ -143,7 +155,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     apps = []
     for expr in outs:
         for node in sp.preorder_traversal(expr):
-            if isinstance(node, (S.sigmoid, sp.tanh, sp.exp)) and node not in apps:
+            if isinstance(node, (S.sigmoid, sp.tanh, sp.exp, S.relu)) and node not in apps:
                 apps.append(node)
     subst = {}
     for o, expr in zip(stage.outputs, outs):
@@ -190,7 +202,8 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     if unknown:  # pragma: no cover - guarded by the substitutions above
         raise VariantError(f"variant {C}: derived backward of stage {index} needs {sorted(unknown)}")
     bsrc = _function_source(sp, bname, bargs, grads)
-    ns = {"sigmoid": scalar.sigmoid, "tanh": scalar.tanh, "exp": scalar.exp, "math": math,
+    ns = {"sigmoid": scalar.sigmoid, "tanh": scalar.tanh, "exp": scalar.exp, "relu": scalar.relu,
+          "relu_step": scalar.relu_step, "math": math,
           "__name__": f"lstmlab.derived.{C}"}
     code = f"# derived by lstmlab from {C}.{stage.forward}\n{fsrc}\n\n{bsrc}"
     exec(compile(code, f"<lstmlab derived {C} stage {index}>", "exec"), ns)  # noqa: S102 - our own source
@@ -222,6 +235,12 @@ def _printer(sp):
 
         def _print_tanh(self, e):
             return f"tanh({self._print(e.args[0])})"
+
+        def _print_relu(self, e):
+            return f"relu({self._print(e.args[0])})"
+
+        def _print_relu_step(self, e):
+            return f"relu_step({self._print(e.args[0])})"
 
         def _print_exp(self, e):
             return f"exp({self._print(e.args[0])})"

@@ -13,7 +13,24 @@
     input block. Only the single input bias ``b`` is set (with two bias vectors
     the effective bias would double).
 
-``orthogonal=True`` makes every H x H block of the recurrent matrices orthogonal.
+The recurrent weights are initialised separately (``recurrent_init``), so any
+bias scheme combines with any of:
+
+``"default"``
+    what the bias scheme draws (uniform in [-1/sqrt(H), 1/sqrt(H)]).
+``"orthogonal"``
+    every H x H block of the recurrent matrices a random orthogonal matrix
+    (Saxe, McClelland & Ganguli 2014; the strong tanh-RNN baseline of Henaff,
+    Szlam & LeCun 2016). ``orthogonal=True`` is an alias.
+``"identity"``
+    every square H x H block ``gain * I``, other blocks zero, and the
+    variant's ``recurrent_unit_params`` (IndRNN's ``u``) set to ``gain``
+    (Le, Jaitly & Hinton 2015). Only for variants with ``gated = False``: in a
+    gated cell it would pin the gates' recurrent inputs to the state itself.
+
+Unit parameters start at zero unless the variant's ``init_unit_param`` says
+otherwise. ``None`` for ``recurrent_init`` takes the variant's own default
+(``Variant.recurrent_init``: "identity" for the IRNN, "default" elsewhere).
 """
 from __future__ import annotations
 
@@ -22,14 +39,49 @@ import math
 import numpy as np
 
 SCHEMES = ("default", "torch", "chrono")
+RECURRENT_INITS = ("default", "orthogonal", "identity")
+
+
+def resolve_recurrent_init(spec, recurrent_init=None, orthogonal: bool = False,
+                           recurrent_gain: float = 1.0) -> str:
+    """The recurrent initialisation ``spec`` gets, checked; raises ValueError naming the argument."""
+    if orthogonal not in (True, False):
+        raise ValueError(f"orthogonal: expected True or False, got {orthogonal!r}")
+    if orthogonal:
+        if recurrent_init not in (None, "orthogonal"):
+            raise ValueError(f"orthogonal=True is an alias of recurrent_init='orthogonal'; "
+                             f"it contradicts recurrent_init={recurrent_init!r}")
+        recurrent_init = "orthogonal"
+    if recurrent_init is None:
+        recurrent_init = spec.cls.recurrent_init
+    if recurrent_init not in RECURRENT_INITS:
+        raise ValueError(f"recurrent_init: expected one of {RECURRENT_INITS} (or None for the variant's "
+                         f"default), got {recurrent_init!r}")
+    if recurrent_init == "identity" and spec.cls.gated:
+        raise ValueError(f"recurrent_init='identity': variant {spec.name!r} is gated; an identity recurrent "
+                         f"matrix is for the non-gated cells (gated = False: e.g. 'rnn', 'irnn', 'indrnn'). "
+                         f"Use 'orthogonal' or 'default'")
+    if recurrent_init == "orthogonal" and not spec.products:
+        raise ValueError(f"recurrent_init='orthogonal': variant {spec.name!r} has no recurrent matrix to make "
+                         f"orthogonal; use 'identity' or 'default'")
+    if isinstance(recurrent_gain, bool) or not isinstance(recurrent_gain, (int, float)) \
+            or not math.isfinite(recurrent_gain):
+        raise ValueError(f"recurrent_gain: expected a finite number, got {recurrent_gain!r}")
+    return recurrent_init
 
 
 def init_params(spec, input_size: int, hidden: int, rng: np.random.Generator, *, dtype=np.float64,
                 scheme: str = "default", forget_bias: float | None = None, t_max: float | None = None,
-                orthogonal: bool = False) -> dict:
-    """Parameters of one direction of one layer, as a dict of arrays."""
+                orthogonal: bool = False, recurrent_init: str | None = None,
+                recurrent_gain: float = 1.0) -> dict:
+    """Parameters of one direction of one layer, as a dict of arrays.
+
+    ``spec``: the variant's spec; ``rng``: consumed in a fixed order (weights,
+    then recurrent blocks, then chrono), so a seed gives the same parameters.
+    """
     if scheme not in SCHEMES:
         raise ValueError(f"init: expected one of {SCHEMES}, got {scheme!r}")
+    recurrent_init = resolve_recurrent_init(spec, recurrent_init, orthogonal, recurrent_gain)
     if scheme == "chrono":
         if t_max is None or not (isinstance(t_max, (int, float)) and t_max > 2):
             raise ValueError(f"init='chrono' needs t_max > 2 (the longest dependency, e.g. T), got {t_max!r}")
@@ -41,13 +93,24 @@ def init_params(spec, input_size: int, hidden: int, rng: np.random.Generator, *,
             out[name] = np.zeros(shape)
         else:
             out[name] = rng.uniform(-bound, bound, size=shape)
-    if orthogonal:
+    for u in spec.unit_params:
+        val = spec.cls.init_unit_param(u, H, rng)
+        if val is not None:
+            out[u] = np.array(val, dtype=np.float64).reshape(H)
+    if recurrent_init == "orthogonal":
         for p in spec.products:
             R = out[p.name]
             for r in range(0, R.shape[0], H):
                 for c in range(0, R.shape[1], H):
                     q, rr = np.linalg.qr(rng.standard_normal((H, H)))
                     R[r:r + H, c:c + H] = q * np.sign(np.diag(rr))
+    elif recurrent_init == "identity":
+        for p in spec.products:
+            out[p.name][:] = 0.0
+            for k in range(min(len(p.targets), len(p.source))):
+                out[p.name][k * H:(k + 1) * H, k * H:(k + 1) * H] = recurrent_gain * np.eye(H)
+        for u in spec.cls.recurrent_unit_params:
+            out[u][:] = recurrent_gain
     fb = spec.cls.forget_block
     ib = spec.cls.input_block
     b = out["b"]

@@ -44,8 +44,13 @@ class RNN:
     num_layers : int, bidirectional : bool, batch_first : bool
         As in ``torch.nn.LSTM``.
     dtype : numpy.float32 or numpy.float64
-    init : {"default", "torch", "chrono"}; forget_bias, t_max, orthogonal
-        See :mod:`lstmlab.init`.
+    init : {"default", "torch", "chrono"}; forget_bias, t_max
+        The bias scheme; see :mod:`lstmlab.init`.
+    recurrent_init : {None, "default", "orthogonal", "identity"}; recurrent_gain
+        The recurrent weights, independently of ``init``; None takes the
+        variant's default ("identity" for the IRNN). "identity" (times
+        ``recurrent_gain``) is for non-gated cells only. ``orthogonal=True``
+        is an alias of ``recurrent_init="orthogonal"``.
     seed : int or numpy.random.Generator
     device : {"cpu", "cuda"}
         "cuda" runs the kernels of :mod:`lstmlab.cuda` (needs numba-cuda and a
@@ -61,7 +66,8 @@ class RNN:
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, batch_first: bool = False, dtype=np.float32,
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
-                 orthogonal: bool = False, seed=0, device: str = "cpu", cuda_kernels: str = "step"):
+                 orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
+                 seed=0, device: str = "cpu", cuda_kernels: str = "step"):
         self.spec = get_spec(variant)
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
@@ -92,7 +98,8 @@ class RNN:
         self.params = {}
         for prefix, d_in in self._blocks():
             p = init_params(self.spec, d_in, hidden_size, rng, dtype=self.dtype, scheme=init,
-                            forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal)
+                            forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
+                            recurrent_init=recurrent_init, recurrent_gain=recurrent_gain)
             self.params.update({f"{prefix}.{k}": v for k, v in p.items()})
 
     # -- structure -----------------------------------------------------------

@@ -10,7 +10,7 @@ versions of :mod:`lstmlab.fastmath` (relative error < 1e-15).
 """
 import math
 
-__all__ = ["sigmoid", "tanh", "exp", "identity"]
+__all__ = ["sigmoid", "tanh", "exp", "identity", "relu", "relu_step"]
 
 
 def sigmoid(x):
@@ -34,3 +34,14 @@ def exp(x):
 def identity(x):
     """x (used where a variant drops an activation function)."""
     return x
+
+
+def relu(x):
+    """max(x, 0), the rectifier of the IRNN and IndRNN."""
+    return x if x > 0.0 else 0.0 * x
+
+
+def relu_step(y):
+    """d relu(x)/dx written as a function of y = relu(x): 1 where y > 0, else 0
+    (the subgradient at 0 is taken as 0, as torch does)."""
+    return 1.0 if y > 0.0 else 0.0

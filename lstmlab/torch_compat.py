@@ -1,4 +1,4 @@
-"""Convert parameters to and from torch.nn.LSTM / torch.nn.GRU state_dicts.
+"""Convert parameters to and from torch.nn.LSTM / GRU / RNN state_dicts.
 
 Works on plain arrays: torch is not imported. Pass ``{k: v.numpy()}`` from
 ``module.state_dict()``; load back with ``{k: torch.from_numpy(v)}``.
@@ -8,18 +8,23 @@ Layouts: torch packs LSTM gates ``i, f, g, o`` and GRU gates ``r, z, n`` in
 vectors. lstmlab's ``lstm`` and ``gru`` use the same block order. For the LSTM
 only the sum ``b_ih + b_hh`` matters, so it becomes ``b`` (and ``b_hh = 0`` on
 the way back); the GRU keeps ``b_hh`` as ``b_R`` since r multiplies it.
+``rnn`` is ``torch.nn.RNN(nonlinearity="tanh")`` and ``irnn`` is
+``torch.nn.RNN(nonlinearity="relu")``, one block each, biases summed like the LSTM's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-_KINDS = {"lstm": "lstm", "gru": "gru"}
+#: lstmlab variant -> the torch module with the same function.
+TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN(nonlinearity='tanh')",
+                 "irnn": "RNN(nonlinearity='relu')"}
 
 
 def _kind(layer):
     name = layer.spec.name
-    if name not in _KINDS:
-        raise ValueError(f"torch conversion: variant must be 'lstm' or 'gru' (torch has no {name!r}), got {name!r}")
+    if name not in TORCH_MODULES:
+        raise ValueError(f"torch conversion: variant must be one of {sorted(TORCH_MODULES)} "
+                         f"(torch has no {name!r}), got {name!r}")
     return name
 
 
@@ -30,7 +35,7 @@ def _suffixes(layer):
 
 
 def from_torch(layer, state_dict: dict) -> dict:
-    """lstmlab parameters for ``layer`` from a torch LSTM/GRU state_dict of arrays.
+    """lstmlab parameters for ``layer`` from a torch LSTM/GRU/RNN state_dict of arrays.
 
     Raises KeyError naming missing or unexpected keys; shapes are checked by
     :meth:`RNN.check_params`. Arrays are cast to the layer's dtype explicitly.
@@ -47,7 +52,7 @@ def from_torch(layer, state_dict: dict) -> dict:
         g = {n: np.asarray(state_dict[k], dtype=layer.dtype) for n, k in keys.items()}
         out[f"{ours}.W"] = g["weight_ih"].copy()
         out[f"{ours}.R"] = g["weight_hh"].copy()
-        if kind == "lstm":
+        if kind != "gru":  # one effective bias
             out[f"{ours}.b"] = g["bias_ih"] + g["bias_hh"]
         else:
             out[f"{ours}.b"] = g["bias_ih"].copy()
@@ -59,7 +64,7 @@ def from_torch(layer, state_dict: dict) -> dict:
 
 
 def to_torch(layer) -> dict:
-    """A torch LSTM/GRU state_dict (of numpy arrays) with the same function as ``layer``."""
+    """A torch LSTM/GRU/RNN state_dict (of numpy arrays) with the same function as ``layer``."""
     kind = _kind(layer)
     p = layer.params
     out = {}
@@ -67,5 +72,5 @@ def to_torch(layer) -> dict:
         out[f"weight_ih{theirs}"] = p[f"{ours}.W"].copy()
         out[f"weight_hh{theirs}"] = p[f"{ours}.R"].copy()
         out[f"bias_ih{theirs}"] = p[f"{ours}.b"].copy()
-        out[f"bias_hh{theirs}"] = (np.zeros_like(p[f"{ours}.b"]) if kind == "lstm" else p[f"{ours}.b_R"].copy())
+        out[f"bias_hh{theirs}"] = (np.zeros_like(p[f"{ours}.b"]) if kind != "gru" else p[f"{ours}.b_R"].copy())
     return out

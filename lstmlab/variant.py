@@ -100,10 +100,26 @@ class Variant:
     input_block: str | None = None
     #: Default forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015).
     forget_bias: float = 1.0
+    #: False for cells without gates (Elman, IRNN, IndRNN); only those accept
+    #: ``recurrent_init="identity"``, which would pin a gated cell's gates open.
+    gated: bool = True
+    #: The recurrent initialisation a layer uses when given none
+    #: ("default", "orthogonal" or "identity"; see :mod:`lstmlab.init`).
+    recurrent_init: str = "default"
+    #: Unit parameters that act as a diagonal recurrent matrix (IndRNN's ``u``):
+    #: ``recurrent_init="identity"`` sets them to the gain.
+    recurrent_unit_params: tuple = ()
     #: Derive the pointwise backward with sympy (lstmlab.derive): None (default)
     #: derives it for a stage without a backward, or whose forward overrides the
     #: one the inherited backward was written for; True always; False never.
     derive_backward: bool | None = None
+
+    @classmethod
+    def init_unit_param(cls, name: str, hidden: int, rng):
+        """Initial value, shape ``(hidden,)``, of unit parameter ``name``; None means zeros.
+
+        Override for parameters that must not start at zero (IndRNN's ``u``)."""
+        return None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -355,6 +371,18 @@ def describe(cls, name: str | None = None) -> VariantSpec:
         raise VariantError(f"{C}: input blocks {unused} are declared but no stage's forward reads x_<block>")
     spec = VariantSpec(cls, name or C.lower(), tuple(cls.inputs), tuple(cls.state), tuple(cls.unit_params),
                        tuple(specs), tuple(saved), tuple(p for _, p in products))
+    if not isinstance(cls.gated, bool):
+        raise VariantError(f"{C}.gated must be True or False, got {cls.gated!r}")
+    from .init import RECURRENT_INITS
+    if cls.recurrent_init not in RECURRENT_INITS:
+        raise VariantError(f"{C}.recurrent_init must be one of {RECURRENT_INITS}, got {cls.recurrent_init!r}")
+    if cls.recurrent_init == "identity" and cls.gated:
+        raise VariantError(f"{C}.recurrent_init = 'identity' needs gated = False (an identity R pins a gated "
+                           f"cell's gates); got a gated class")
+    _check_names(cls, "recurrent_unit_params", cls.recurrent_unit_params)
+    stray = [u for u in cls.recurrent_unit_params if u not in cls.unit_params]
+    if stray:
+        raise VariantError(f"{C}.recurrent_unit_params {stray} are not unit_params {cls.unit_params!r}")
     for attr in ("forget_block", "input_block"):
         blk = getattr(cls, attr)
         if blk is not None and blk not in cls.inputs:

@@ -84,7 +84,23 @@ def mgu(p, x, s):
     return ((1 - f) * h + f * n,)
 
 
+def rnn(p, x, s):
+    (h,) = s
+    return (np.tanh(x @ p["W"].T + p["b"] + h @ p["R"].T),)
+
+
+def irnn(p, x, s):
+    (h,) = s
+    return (np.maximum(x @ p["W"].T + p["b"] + h @ p["R"].T, 0.0),)
+
+
+def indrnn(p, x, s):
+    (h,) = s
+    return (np.maximum(x @ p["W"].T + p["b"] + p["u"] * h, 0.0),)
+
+
 EQUATIONS = {
+    "rnn": rnn, "irnn": irnn, "indrnn": indrnn,
     "lstm": lstm, "peephole": _greff(), "nig": _greff(drop="i"), "nfg": _greff(drop="f"),
     "nog": _greff(drop="o"), "niaf": _greff(niaf=True), "noaf": _greff(noaf=True), "np": _greff(np_=True),
     "cifg": _greff(coupled=True), "fgr": fgr, "gru": gru, "janet": janet, "mgu": mgu,
@@ -112,7 +128,10 @@ def generic_step(spec):
             args = []
             for name, kind, key in st.fwd_args:
                 args.append(key if kind == "fixed" else (a[key] if kind == "a" else vals[name]))
-            res = np.vectorize(st.forward, otypes=[float] * len(st.outputs))(*args)
+            if len(st.outputs) == 1:  # np.vectorize wants a scalar, not a 1-tuple, for one output
+                res = (np.vectorize(lambda *a, f=st.forward: f(*a)[0], otypes=[float])(*args),)
+            else:
+                res = np.vectorize(st.forward, otypes=[float] * len(st.outputs))(*args)
             last = st.index == len(spec.stages) - 1
             for n, o in enumerate(st.outputs):
                 if last and n < len(spec.state):

@@ -51,3 +51,48 @@ def test_orthogonal_blocks_and_seeding():
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="expected one of"):
         lstmlab.RNN("lstm", 1, 4, init="xavier")
+
+
+def test_recurrent_init_identity_for_non_gated_cells():
+    irnn = lstmlab.RNN("irnn", 3, 6, dtype=np.float64, seed=0)       # its default: R = I, b = 0
+    np.testing.assert_array_equal(irnn.params["layer0.R"], np.eye(6))
+    assert np.all(irnn.params["layer0.b"] == 0.0)
+    scaled = lstmlab.RNN("rnn", 3, 6, recurrent_init="identity", recurrent_gain=0.5, dtype=np.float64)
+    np.testing.assert_array_equal(scaled.params["layer0.R"], 0.5 * np.eye(6))
+    ind = lstmlab.RNN("indrnn", 3, 6, seed=0)
+    u = ind.params["layer0.u"]
+    assert np.all((u >= 0) & (u <= 1)) and u.std() > 0                  # U[0, 1], not zeros
+    assert np.all(lstmlab.RNN("indrnn", 3, 6, recurrent_init="identity").params["layer0.u"] == 1.0)
+    # an explicit default overrides the variant's identity
+    assert not np.array_equal(lstmlab.RNN("irnn", 3, 6, recurrent_init="default").params["layer0.R"], np.eye(6))
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "peephole", "mgu"])
+def test_identity_refused_on_gated_cells(name):
+    with pytest.raises(ValueError, match=f"recurrent_init='identity': variant '{name}' is gated"):
+        lstmlab.RNN(name, 2, 4, recurrent_init="identity")
+
+
+def test_recurrent_init_combines_with_bias_schemes():
+    layer = lstmlab.RNN("lstm", 1, 8, init="chrono", t_max=50, recurrent_init="orthogonal", dtype=np.float64)
+    R = layer.params["layer0.R"]
+    np.testing.assert_allclose(R[:8] @ R[:8].T, np.eye(8), atol=1e-12)
+    assert np.all(_bias(layer, "f") > 0)
+    alias = lstmlab.RNN("lstm", 1, 8, orthogonal=True, dtype=np.float64, seed=2)
+    same = lstmlab.RNN("lstm", 1, 8, recurrent_init="orthogonal", dtype=np.float64, seed=2)
+    np.testing.assert_array_equal(alias.params["layer0.R"], same.params["layer0.R"])
+    with pytest.raises(ValueError, match="recurrent_init: expected one of"):
+        lstmlab.RNN("rnn", 1, 4, recurrent_init="eye")
+    with pytest.raises(ValueError, match="contradicts recurrent_init='identity'"):
+        lstmlab.RNN("rnn", 1, 4, orthogonal=True, recurrent_init="identity")
+    with pytest.raises(ValueError, match="'indrnn' has no recurrent matrix"):
+        lstmlab.RNN("indrnn", 1, 4, recurrent_init="orthogonal")
+    with pytest.raises(ValueError, match="recurrent_gain: expected a finite number"):
+        lstmlab.RNN("rnn", 1, 4, recurrent_init="identity", recurrent_gain=float("nan"))
+
+
+def test_train_config_checks_recurrent_init():
+    from lstmlab.training import TrainConfig
+    with pytest.raises(ValueError, match="variant 'gru' is gated"):
+        TrainConfig(variant="gru", recurrent_init="identity").validate()
+    TrainConfig(variant="rnn", recurrent_init="orthogonal").validate()

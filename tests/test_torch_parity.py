@@ -7,11 +7,13 @@ from lstmlab.torch_compat import from_torch, to_torch
 
 torch = pytest.importorskip("torch")
 
-MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU,
+           "rnn": lambda *a, **k: torch.nn.RNN(*a, nonlinearity="tanh", **k),
+           "irnn": lambda *a, **k: torch.nn.RNN(*a, nonlinearity="relu", **k)}
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", sorted(MODULES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layers,bidir", [(1, False), (2, True)])
 def test_outputs_states_and_all_gradients(name, dtype, layers, bidir):
@@ -52,13 +54,13 @@ def test_outputs_states_and_all_gradients(name, dtype, layers, bidir):
             np.testing.assert_allclose(grads[f"{pre}.W"], tgrads[f"weight_ih{sfx}"], **tol)
             np.testing.assert_allclose(grads[f"{pre}.R"], tgrads[f"weight_hh{sfx}"], **tol)
             np.testing.assert_allclose(grads[f"{pre}.b"], tgrads[f"bias_ih{sfx}"], **tol)
-            if name == "lstm":  # one effective bias: d b_hh == d b_ih
+            if name != "gru":  # one effective bias: d b_hh == d b_ih
                 np.testing.assert_allclose(grads[f"{pre}.b"], tgrads[f"bias_hh{sfx}"], **tol)
             else:
                 np.testing.assert_allclose(grads[f"{pre}.b_R"], ours[f"{pre}.b_R"], **tol)
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", sorted(MODULES))
 def test_lengths_match_packed_sequences(name):
     torch.manual_seed(1)
     T, B, D, H = 6, 3, 2, 4
@@ -76,9 +78,10 @@ def test_lengths_match_packed_sequences(name):
     np.testing.assert_allclose(fin[0], h_t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_round_trip_to_torch():
-    layer = lstmlab.RNN("lstm", 3, 4, 2, bidirectional=True, dtype=np.float64, init="torch", seed=3)
-    mod = torch.nn.LSTM(3, 4, 2, bidirectional=True).double()
+@pytest.mark.parametrize("name", ["lstm", "irnn"])
+def test_round_trip_to_torch(name):
+    layer = lstmlab.RNN(name, 3, 4, 2, bidirectional=True, dtype=np.float64, init="torch", seed=3)
+    mod = MODULES[name](3, 4, 2, bidirectional=True).double()
     mod.load_state_dict({k: torch.from_numpy(v) for k, v in to_torch(layer).items()})
     x = np.random.default_rng(0).standard_normal((5, 2, 3))
     np.testing.assert_allclose(layer.forward(x)[0], mod(torch.tensor(x))[0].detach().numpy(), rtol=1e-10, atol=1e-12)
@@ -89,7 +92,7 @@ def test_round_trip_to_torch():
 
 def test_conversion_errors():
     layer = lstmlab.RNN("peephole", 2, 3)
-    with pytest.raises(ValueError, match="'lstm' or 'gru'"):
+    with pytest.raises(ValueError, match="must be one of .*'irnn'.*'rnn'"):
         to_torch(layer)
     lstm = lstmlab.RNN("lstm", 2, 3)
     sd = to_torch(lstm)

@@ -8,5 +8,9 @@ from .greff import NIG, NFG, NOG, NIAF, NOAF, NP, CIFG, FGR
 from .gru import GRU
 from .janet import JANET
 from .mgu import MGU
+from .rnn import ElmanRNN
+from .irnn import IRNN
+from .indrnn import IndRNN
 
-__all__ = ["LSTM", "Peephole", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR", "GRU", "JANET", "MGU"]
+__all__ = ["LSTM", "Peephole", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG", "FGR", "GRU", "JANET", "MGU",
+           "ElmanRNN", "IRNN", "IndRNN"]

@@ -55,7 +55,7 @@ def _data(torch, T, B, D, seed):
 
 def _make_step(torch, spec, params, H):
     """One step of ``spec`` in torch: (projected input (B, G*H), states) -> new states."""
-    replace = {scalar.sigmoid: torch.sigmoid, scalar.tanh: torch.tanh, scalar.exp: torch.exp,
+    replace = {scalar.sigmoid: torch.sigmoid, scalar.tanh: torch.tanh, scalar.exp: torch.exp, scalar.relu: torch.relu,
                math: _torch_math(torch)}
     fwd = [bind_function(spec.cls, st.forward, replace=replace) for st in spec.stages]
     unit = [params[u] for u in spec.unit_params]

@@ -9,10 +9,10 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from ..init import SCHEMES
+from ..init import SCHEMES, resolve_recurrent_init
 from ..registry import get_spec
 from ..tasks import get_task
-from .optim import OPTIMIZERS, SCHEDULES
+from .optim import CLIP_MODES, OPTIMIZERS, SCHEDULES
 
 LIMITS = {"T": (1, 1_000_000), "batch_size": (1, 100_000), "steps": (1, 1_000_000_000),
           "hidden": (1, 65_536), "layers": (1, 64)}
@@ -36,7 +36,8 @@ class TrainConfig:
     beta1: float = 0.9              # adam
     beta2: float = 0.999            # adam
     eps: float = 1e-8               # rmsprop, adam
-    clip: float | None = 1.0        # global gradient norm; None: no clipping
+    clip: float | None = 1.0        # gradient clipping bound; None: no clipping
+    clip_mode: str = "norm"         # "norm": the global norm (Pascanu et al. 2013); "value": each entry
     schedule: str = "constant"
     warmup: int = 0
     batch_size: int = 20
@@ -45,6 +46,8 @@ class TrainConfig:
     init: str = "default"           # default (forget bias), chrono, torch
     forget_bias: float | None = None
     t_max: float | None = None      # chrono's T_max; None: the task's longest dependency
+    recurrent_init: str | None = None   # default, orthogonal, identity; None: the variant's own
+    recurrent_gain: float = 1.0         # scale of recurrent_init="identity"
     dtype: str = "float32"
     eval_every: int = 100
     eval_size: int = 1000
@@ -56,7 +59,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check every field; raise ValueError naming the field, what was expected and what was given."""
         get_task(self.task)     # UnknownTaskError with suggestions
-        get_spec(self.variant)  # UnknownVariantError with suggestions
+        spec = get_spec(self.variant)  # UnknownVariantError with suggestions
         for name, (lo, hi) in LIMITS.items():
             _int_in(name, getattr(self, name), lo, hi)
         task_cls = get_task(self.task)
@@ -68,7 +71,9 @@ class TrainConfig:
             raise ValueError(f"lr: expected a finite learning rate in ({LR_RANGE[0]}, {LR_RANGE[1]}], got {self.lr!r}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("clip_mode", self.clip_mode, CLIP_MODES)
         _choice("init", self.init, SCHEMES)
+        resolve_recurrent_init(spec, self.recurrent_init, recurrent_gain=self.recurrent_gain)
         _choice("dtype", self.dtype, ("float32", "float64"))
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0

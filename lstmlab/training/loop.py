@@ -21,7 +21,7 @@ from ..tasks import make_task
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .model import SequenceModel
-from .optim import clip_by_global_norm, global_norm, make_schedule
+from .optim import CLIP_MODES, global_norm, make_schedule
 from .records import CHECKPOINT, CONFIG, FAILED, METRICS, RESULT, MetricsLog, read_json, versions, write_json
 
 _log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class _Run:
         self.task = make_task(cfg.task, cfg.T)
         self.model = SequenceModel(self.task, cfg.variant, cfg.hidden, cfg.layers, dtype=np.dtype(cfg.dtype),
                                    init=cfg.init, forget_bias=cfg.forget_bias, t_max=cfg.t_max,
+                                   recurrent_init=cfg.recurrent_init, recurrent_gain=cfg.recurrent_gain,
                                    rng=np.random.default_rng([cfg.seed, 1]))
         self.opt = cfg.make_optimizer()
         self.opt_state = self.opt.init(self.model.params)
@@ -167,7 +168,7 @@ class _Run:
             self.step = step
             return {"loss": loss, "skipped": True}
         lr = self.schedule(step - 1)
-        norm = clip_by_global_norm(grads, cfg.clip) if cfg.clip is not None else global_norm(grads)
+        norm = CLIP_MODES[cfg.clip_mode](grads, cfg.clip) if cfg.clip is not None else global_norm(grads)
         self.opt.step(self.model.params, grads, self.opt_state, lr)
         self.step = step
         self.acc["loss"] += loss

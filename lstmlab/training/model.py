@@ -29,20 +29,22 @@ class SequenceModel:
     task : Task                      decides D, K, readout and loss
     variant : str or Variant class   hidden : int H   layers : int
     dtype : float32 or float64
-    init, forget_bias, t_max, orthogonal : as :class:`lstmlab.RNN`; ``init="chrono"``
+    init, forget_bias, t_max, orthogonal, recurrent_init, recurrent_gain : as
+        :class:`lstmlab.RNN`; ``init="chrono"``
         takes ``t_max`` from the task's longest dependency when not given.
     rng : numpy Generator (parameters are drawn from it)
     """
 
     def __init__(self, task: Task, variant, hidden: int, layers: int = 1, *, dtype=np.float32,
                  init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
-                 rng: np.random.Generator | None = None):
+                 recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.task = task
         if init == "chrono" and t_max is None:
             t_max = task.max_dependency
         self.rnn = RNN(variant, task.feature_size, hidden, layers, dtype=dtype, init=init,
-                       forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal, seed=rng)
+                       forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
+                       recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng)
         self.dtype = self.rnn.dtype
         K = task.output_size
         bound = 1.0 / math.sqrt(hidden)
