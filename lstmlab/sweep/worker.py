@@ -11,9 +11,14 @@ import os
 import socket
 from pathlib import Path
 
+import numpy as np
+
 from ..training import NonFiniteError, TrainConfig, train
-from ..training.records import METRICS, versions
+from ..training.records import CHECKPOINT, METRICS, versions
 from ..tasks import make_task
+
+#: Sequences of the fixed batch the gradient-by-lag diagnostic is measured on.
+DIAGNOSTIC_BATCH = 32
 
 
 def execute_run(spec: dict) -> dict:
@@ -22,7 +27,9 @@ def execute_run(spec: dict) -> dict:
     The record: run_id, status ("done" or "failed"), label, config, seed,
     versions, curve (held-out records), train_curve ([step, loss] pairs),
     final (held-out figures and baseline), solved, train_seconds,
-    steps_per_second, resumed_from, host; ``error`` when failed.
+    steps_per_second, resumed_from, host, grad_by_lag (``{"init": [...],
+    "final": [...]}``: :func:`lstmlab.diagnostics.model_gradient_by_lag` of
+    the initial and the trained model on one fixed batch); ``error`` when failed.
     """
     logging.getLogger("lstmlab").setLevel(logging.WARNING)
     cfg = TrainConfig.from_dict(spec["config"])
@@ -37,7 +44,23 @@ def execute_run(spec: dict) -> dict:
     task = make_task(cfg.task, cfg.T)
     return {**base, "status": "done", **_curves(run_dir), "final": res.final, "solved": bool(task.is_solved(res.final)),
             "train_seconds": res.train_seconds, "steps_per_second": res.steps_per_second,
-            "resumed_from": res.resumed_from}
+            "resumed_from": res.resumed_from, "grad_by_lag": gradient_by_lag_record(cfg, run_dir)}
+
+
+def gradient_by_lag_record(cfg: TrainConfig, run_dir: Path) -> dict:
+    """The gradient-by-lag curves of ``cfg``'s model at initialisation and as trained in ``run_dir``.
+
+    The initial model is rebuilt from the seed (the same parameters the run
+    started from); the batch is drawn from its own stream, the same for every arm.
+    """
+    from ..diagnostics import model_gradient_by_lag
+    from ..training.loop import _Run
+    run = _Run(cfg)
+    batch = run.task.batch(np.random.default_rng([cfg.seed, 7]), DIAGNOSTIC_BATCH)
+    init = model_gradient_by_lag(run.model, batch)
+    run.restore(run_dir / CHECKPOINT)
+    final = model_gradient_by_lag(run.model, batch)
+    return {"init": [float(f"{v:.4g}") for v in init], "final": [float(f"{v:.4g}") for v in final]}
 
 
 def _curves(run_dir: Path) -> dict:
