@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from lstmlab.training import (SGD, Adam, RMSProp, clip_by_global_norm, global_norm, make_optimizer, make_schedule,
-                              mse, softmax_cross_entropy)
+from lstmlab.training import (SGD, Adam, RMSProp, clip_by_global_norm, clip_by_value, global_norm, make_optimizer,
+                              make_schedule, mse, softmax_cross_entropy)
 
 torch = pytest.importorskip("torch")
 
@@ -147,6 +147,13 @@ def test_clip_by_global_norm():
     g2 = {"a": np.array([0.3, 0.4])}
     clip_by_global_norm(g2, 1.0)
     np.testing.assert_allclose(g2["a"], [0.3, 0.4])     # under the bound: untouched
+
+
+def test_clip_by_value():
+    g = {"a": np.array([3.0, -0.5]), "b": np.array([[-4.0]])}
+    assert clip_by_value(g, 1.0) == pytest.approx(np.sqrt(9 + 0.25 + 16))
+    np.testing.assert_array_equal(g["a"], [1.0, -0.5])
+    np.testing.assert_array_equal(g["b"], [[-1.0]])
 
 
 def test_schedules():

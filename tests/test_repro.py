@@ -35,19 +35,29 @@ class Tiny(Reproduction):
 
 def test_reproductions_are_registered_with_both_budgets():
     repros = available()
-    assert set(repros) == {"arjovsky2016", "greff2017", "hochreiter1997", "tallec2018"}
+    assert set(repros) == {"arjovsky2016", "greff2017", "hochreiter1997", "le2015", "tallec2018"}
     for r in repros.values():
         for budget in ("quick", "paper"):
             cfgs = r.configs(budget, 1)
             assert cfgs and all(c.validate() for c in cfgs)
+            assert r.budget_note("paper") is not None
     greff = {c.variant for c in repros["greff2017"].configs("quick", 1)}
     assert {"peephole", "nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr", "lstm", "gru", "janet",
-            "mgu"} == greff
+            "mgu", "rnn"} == greff
     arj = repros["arjovsky2016"].configs("paper", 1)
-    assert sorted({(c.task, c.T, c.hidden) for c in arj}) == [
-        ("adding", 100, 128), ("adding", 200, 128), ("adding", 400, 128), ("adding", 750, 128),
-        ("copy", 100, 40), ("copy", 200, 40), ("copy", 300, 40), ("copy", 500, 40)]
-    assert all(c.optimizer == "rmsprop" and c.lr == 1e-3 and c.decay == 0.9 and c.clip == 1 for c in arj)
+    # the paper's sizes: about 6,500 parameters per model on copy, 128 units on adding
+    assert sorted({(c.task, c.variant, c.hidden) for c in arj}) == [
+        ("adding", "irnn", 128), ("adding", "lstm", 128), ("adding", "rnn", 128),
+        ("copy", "irnn", 80), ("copy", "lstm", 40), ("copy", "rnn", 80)]
+    assert sorted({(c.task, c.T) for c in arj}) == [("adding", T) for T in (100, 200, 400, 750)] + [
+        ("copy", T) for T in (100, 200, 300, 500)]
+    assert all(c.optimizer == "rmsprop" and c.lr == 1e-3 and c.decay == 0.9 and c.clip == 1
+               and c.clip_mode == "value" for c in arj)
+    le = repros["le2015"].configs("paper", 1)
+    assert sorted({(c.T, c.variant, c.hidden) for c in le}) == [
+        (T, v, 100) for T in (150, 200, 300, 400) for v in ("irnn", "lstm", "rnn")]
+    hoch = {c.extra["label"] for c in repros["hochreiter1997"].configs("paper", 1)}
+    assert hoch == {"nfg", "lstm", "lstm-chrono", "rnn"}
 
 
 def test_local_sweep_skips_finished_resumes_unfinished_and_reports(tmp_path):
@@ -103,6 +113,19 @@ def test_cli_repro_errors(capsys):
     assert "did you mean 'arjovsky2016'" in capsys.readouterr().err
     assert main(["repro", "tallec2018", "--quick", "--scheduler", "tcp://127.0.0.1:9", "--timeout", "1"]) == 2
     assert "no Dask scheduler answered" in capsys.readouterr().err
+    assert main(["repro", "arjovsky2016", "--arms", "lstm,urnn", "--dry-run"]) == 2
+    assert "--arms: arjovsky2016 (paper) defines arms ['rnn', 'irnn', 'lstm'], got 'lstm,urnn'" in \
+        capsys.readouterr().err
+    assert main(["repro", "le2015", "--T", "150,1000", "--dry-run"]) == 2
+    assert "--T: le2015 (paper) defines T [150, 200, 300, 400], got '150,1000'" in capsys.readouterr().err
+
+
+def test_arms_and_T_select_part_of_a_grid():
+    from lstmlab.repro.run import select
+    cfgs = available()["le2015"].configs("paper", 2)
+    part = select(cfgs, "irnn,rnn", "150", "le2015", "paper")
+    assert sorted((c.variant, c.T, c.seed) for c in part) == [
+        (v, 150, s) for v in ("irnn", "rnn") for s in (0, 1)]
 
 
 # -- a real Dask cluster on loopback, one worker killed mid-sweep --------------------------

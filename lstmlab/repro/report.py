@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..training.checkpoint import atomic_write_bytes, atomic_write_text
-from .base import BEATS, fmt_loss, group_records
+from .base import ALPHA, fmt_loss, group_records
 
 _log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ _log = logging.getLogger(__name__)
 def write_report(repro, records, folder, *, budget: str, command: str, versions: dict, wall_seconds=None):
     """Write summary.md, summary.csv and the plots into ``folder``; return the Markdown."""
     folder = Path(folder)
-    groups = group_records(records)
+    groups = group_records(records, repro.beats_at)
     plots = _plots(groups, folder)
     md = _markdown(repro, groups, budget, command, versions, wall_seconds, plots)
     atomic_write_text(folder / "summary.md", md)
@@ -31,20 +31,35 @@ def write_report(repro, records, folder, *, budget: str, command: str, versions:
 
 
 def _markdown(repro, groups, budget, command, versions, wall, plots) -> str:
-    lines = [f"# {repro.title}", "", repro.description.strip(), "",
+    lines = [f"# {repro.title}", ""]
+    note = repro.budget_note(budget)
+    if note:
+        lines += [f"> **{budget} budget:** {note}", ""]
+    lines += [repro.description.strip(), "",
              f"- paper: {repro.paper}", f"- budget: `{budget}`; command: `{command}`",
              f"- lstmlab {versions.get('lstmlab')}, numba {versions.get('numba')}, numpy {versions.get('numpy')}, "
              f"Python {versions.get('python')} on {versions.get('machine')}"]
     if wall is not None:
         lines.append(f"- wall time of this invocation: {wall / 60:.1f} min")
     failed = [r for g in groups.values() for r in g.records if r["status"] != "done"]
+    train_s = sum(r.get("train_seconds") or 0.0 for g in groups.values() for r in g.done)
+    if train_s:
+        lines.append(f"- training time summed over runs: {train_s / 3600:.2f} h of one worker")
     lines += ["", "## Final held-out loss", "",
-              "| task | T | arm | seeds | final loss | ÷ baseline | baseline | solved | steps/s |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| task | T | arm | seeds | final loss (mean ± sd) | median | median ÷ baseline | beats | solved "
+              "| baseline | steps/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for g in groups.values():
         lines.append(f"| {g.task} | {g.T} | {g.label} | {len(g.done)}/{len(g.records)} | {fmt_loss(g)} | "
-                     f"{g.ratio:.3g} | {g.baseline:.4g} | {g.solved}/{len(g.done)} | {g.steps_per_second:.1f} |")
-    lines += ["", f"\"÷ baseline\" below {BEATS} counts as beating the memoryless baseline. Solved: "
+                     f"{g.median:.4g} | {g.median_ratio:.3g} | {g.beats}/{len(g.done)} | {g.solved}/{len(g.done)} "
+                     f"| {g.baseline:.4g} | {g.steps_per_second:.1f} |")
+    rule = ", ".join(f"{t}: below {f}x" for t, f in sorted({(g.task, g.beats_at) for g in groups.values()}))
+    lines += ["", f"A seed *beats* the memoryless baseline when its final loss ends below a fraction of it ({rule}"
+              f"{'; ' + repro.beats_rule if repro.beats_rule else ''}); an arm "
+              f"beats it when its median seed does (\"beats\" counts seeds). Outcomes on these tasks are "
+              f"bimodal (a seed leaves the plateau or does not), so arms are compared by an exact permutation "
+              f"test on log final loss and a Fisher exact test on beating counts; below p = {ALPHA} they "
+              f"differ, otherwise \"within noise\". Solved: "
               + "; ".join(sorted({_solved_rule(g) for g in groups.values()})) + "."]
     claims = repro.claims(groups)
     if claims:
@@ -68,11 +83,12 @@ def _solved_rule(g) -> str:
 def _csv(groups) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["task", "T", "arm", "seeds_done", "seeds", "final_loss_mean", "final_loss_sd", "ratio_to_baseline",
-                "baseline", "solved", "steps_per_second"])
+    w.writerow(["task", "T", "arm", "seeds_done", "seeds", "final_loss_mean", "final_loss_sd", "final_loss_median",
+                "ratio_to_baseline", "median_ratio_to_baseline", "beats", "baseline", "solved", "steps_per_second"])
     for g in groups.values():
         w.writerow([g.task, g.T, g.label, len(g.done), len(g.records), f"{g.mean:.6g}", f"{g.std:.6g}",
-                    f"{g.ratio:.6g}", f"{g.baseline:.6g}", g.solved, f"{g.steps_per_second:.3f}"])
+                    f"{g.median:.6g}", f"{g.ratio:.6g}", f"{g.median_ratio:.6g}", g.beats, f"{g.baseline:.6g}",
+                    g.solved, f"{g.steps_per_second:.3f}"])
     return buf.getvalue()
 
 
@@ -93,12 +109,14 @@ def _plots(groups, folder: Path) -> list[str]:
         for i, g in enumerate(gs):
             color = f"C{i % 10}"
             curves = [np.array([[p["step"], p["loss"]] for p in r["curve"]]) for r in g.records if r.get("curve")]
-            for c in curves:
-                ax.plot(c[:, 0], c[:, 1], color=color, alpha=0.25, lw=0.8)
             n = min((len(c) for c in curves), default=0)
-            if n:
-                mean = np.mean([c[:n, 1] for c in curves], axis=0)
-                ax.plot(curves[0][:n, 0], mean, color=color, lw=1.8, label=g.label)
+            if not n:
+                continue
+            steps, Y = curves[0][:n, 0], np.array([c[:n, 1] for c in curves])
+            if len(curves) > 1:  # the spread over seeds: min to max, shaded
+                ax.fill_between(steps, Y.min(axis=0), Y.max(axis=0), color=color, alpha=0.18, lw=0)
+            ax.plot(steps, np.median(Y, axis=0), color=color, lw=1.8,
+                    label=f"{g.label} (median of {len(curves)})" if len(curves) > 1 else g.label)
         base = next((g.baseline for g in gs if g.done), None)
         if base is not None and math.isfinite(base):
             ax.axhline(base, color="black", ls="--", lw=1.2, label="memoryless baseline")
@@ -112,6 +130,7 @@ def _plots(groups, folder: Path) -> list[str]:
         _save(fig, folder / name)
         plt.close(fig)
         names.append(name)
+    names += _gradient_plots(plt, cells, folder)
     labels = list(dict.fromkeys(g.label for g in groups.values()))
     cols = list(cells)
     if len(labels) > 1 or len(cols) > 1:
@@ -134,6 +153,37 @@ def _plots(groups, folder: Path) -> list[str]:
         _save(fig, folder / "heatmap.png")
         plt.close(fig)
         names.append("heatmap.png")
+    return names
+
+
+def _gradient_plots(plt, cells, folder: Path) -> list[str]:
+    """Gradient norm by lag at initialisation (dashed) and after training (solid), per (task, T)."""
+    names = []
+    for (task, T), gs in cells.items():
+        have = [g for g in gs if any(r.get("grad_by_lag") for r in g.done)]
+        if not have:
+            continue
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        for i, g in enumerate(gs):
+            if g not in have:
+                continue
+            color = f"C{i % 10}"
+            for when, ls in (("init", "--"), ("final", "-")):
+                rows = [np.asarray(r["grad_by_lag"][when], float) for r in g.done if r.get("grad_by_lag")]
+                n = min(len(v) for v in rows)
+                med = np.median(np.array([v[:n] for v in rows]), axis=0)
+                ax.plot(np.arange(n), np.clip(med, 1e-30, None), color=color, ls=ls, lw=1.5,
+                        label=f"{g.label}, {'at initialisation' if when == 'init' else 'trained'}")
+        ax.set_yscale("log")
+        ax.set_xlabel("lag k (steps back from the last step)")
+        ax.set_ylabel("|d loss(last step) / d x_(last - k)|  (0 drawn at 1e-30)")
+        ax.set_title(f"gradient reaching the input k steps back: {task}, T = {T}")
+        ax.legend(fontsize=7, ncol=2)
+        fig.tight_layout()
+        name = f"gradient-{task}-T{T}.png"
+        _save(fig, folder / name)
+        plt.close(fig)
+        names.append(name)
     return names
 
 

@@ -31,6 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default=None, help="results folder (default results/NAME-BUDGET)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per cell (default: the reproduction's)")
     p.add_argument("--steps", type=int, default=None, help="override every run's training steps")
+    p.add_argument("--arms", default=None, metavar="A,B",
+                   help="run only these arms (labels, comma-separated; default all)")
+    p.add_argument("--T", dest="only_T", default=None, metavar="T1,T2",
+                   help="run only these sequence lengths / delays (comma-separated; default all)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run the grid on this Dask distributed scheduler instead of locally; the results "
@@ -39,6 +43,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-estimate", action="store_true", help="skip the up-front time estimate")
     p.add_argument("--dry-run", action="store_true",
                    help="print the grid's size and its expected time (measured here), run nothing, write nothing")
+
+
+def select(configs, arms: str | None, Ts: str | None, name: str, budget: str) -> list:
+    """The configs of the arms and T asked for; an arm or T the grid does not define is a ValueError."""
+    have_arms = list(dict.fromkeys(c.extra.get("label", c.variant) for c in configs))
+    have_T = sorted({c.T for c in configs})
+    if arms is not None:
+        want = [a.strip() for a in arms.split(",") if a.strip()]
+        bad = [a for a in want if a not in have_arms]
+        if bad or not want:
+            raise ValueError(f"--arms: {name} ({budget}) defines arms {have_arms}, got {arms!r}")
+        configs = [c for c in configs if c.extra.get("label", c.variant) in want]
+    if Ts is not None:
+        try:
+            want_T = [int(t) for t in Ts.split(",") if t.strip()]
+        except ValueError:
+            raise ValueError(f"--T: expected comma-separated integers from {have_T}, got {Ts!r}") from None
+        bad = [t for t in want_T if t not in have_T]
+        if bad or not want_T:
+            raise ValueError(f"--T: {name} ({budget}) defines T {have_T}, got {Ts!r}")
+        configs = [c for c in configs if c.T in want_T]
+    return configs
 
 
 def run(repro, args, command: str) -> int:
@@ -50,18 +76,22 @@ def run(repro, args, command: str) -> int:
         raise ValueError(f"--seeds: expected a positive integer, got {seeds!r}")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps: expected a positive integer, got {args.steps}")
-    configs = repro.configs(budget, seeds)
+    configs = select(repro.configs(budget, seeds), getattr(args, "arms", None), getattr(args, "only_T", None),
+                     repro.name, budget)
     if args.steps is not None:
         configs = [dataclasses.replace(c, steps=args.steps, eval_every=min(c.eval_every, args.steps),
                                        warmup=0) for c in configs]
     results = args.results or f"results/{repro.name}-{budget}"
-    description = f"budget={budget} seeds={seeds}" + (f" steps={args.steps}" if args.steps else "")
+    description = (f"budget={budget} seeds={seeds}" + (f" steps={args.steps}" if args.steps else "")
+                   + (f" arms={args.arms}" if getattr(args, "arms", None) else "")
+                   + (f" T={args.only_T}" if getattr(args, "only_T", None) else ""))
     if args.dry_run:
         from pathlib import Path
         from ..sweep.sweep import _fmt, estimate_seconds, specs_for
-        workers = args.workers or LocalExecutor().workers
+        pool = LocalExecutor(args.workers)
+        workers = pool.workers
         specs = specs_for(configs, Path(results).resolve())
-        secs, shapes = estimate_seconds(specs, workers)
+        secs, shapes = estimate_seconds(specs, workers, pool.threads)
         steps = sum(s["config"]["steps"] for s in specs)
         print(f"{repro.name} ({description}): {len(specs)} runs, {steps} training steps, {len(shapes)} shapes; "
               f"expected time about {_fmt(secs)} on {workers} local workers")

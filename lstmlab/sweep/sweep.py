@@ -83,32 +83,60 @@ def load_records(results: Path) -> dict:
     return {r["run_id"]: r for r in MetricsLog(results / RECORDS).records() if "run_id" in r}
 
 
-def estimate_seconds(specs: list[dict], workers: int) -> tuple[float, dict]:
-    """Expected wall time of ``specs`` from measured seconds per step of each distinct shape.
+#: Measured here: two workers on two cores each run this much slower than one alone
+#: (shared caches, memory bandwidth and clock); the estimate multiplies by it when
+#: the pool fills the machine.
+CONTENTION = 1.25
 
-    Each shape is measured here, after one warm-up update (which compiles the
-    variant, filling the on-disk cache the workers then use): the median of 3
-    updates, plus the held-out evaluations at the cost of forward passes.
+
+def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple[float, dict]:
+    """Expected wall time of ``specs`` on ``workers`` workers of ``threads`` BLAS threads each.
+
+    Each distinct shape is measured here with the workers' thread count, after
+    one warm-up update (which compiles the variant, filling the on-disk cache
+    the workers then use): the median of 5 updates, one held-out evaluation
+    and one checkpoint. Runs are then packed onto the workers longest first, so
+    a grid with a few long runs is not estimated as if it split evenly.
     """
-    from ..training.loop import _Run
-    per_shape, total = {}, 0.0
-    for s in specs:
-        c = s["config"]
-        key = (c["task"], c["T"], c["variant"], c["hidden"], c["layers"], c["batch_size"], c["dtype"])
-        if key not in per_shape:
-            cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0})
-            run = _Run(cfg)
-            run.update()
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
+    import os
+    import tempfile
+
+    from threadpoolctl import threadpool_limits
+
+    from ..training.loop import _Run, evaluate
+    per_shape, costs = {}, []
+    with threadpool_limits(limits=max(int(threads), 1)), tempfile.TemporaryDirectory() as tmp:
+        for s in specs:
+            c = s["config"]
+            key = (c["task"], c["T"], c["variant"], c["hidden"], c["layers"], c["batch_size"], c["dtype"],
+                   c["eval_size"])
+            if key not in per_shape:
+                cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0})
+                run = _Run(cfg)
                 run.update()
-                times.append(time.perf_counter() - t0)
-            per_shape[key] = float(np.median(times))
-        step = per_shape[key]
-        evals = c["steps"] // c["eval_every"] + 2
-        total += step * (c["steps"] + 0.4 * evals * c["eval_size"] / c["batch_size"])
-    return total / max(workers, 1), per_shape
+                times = []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    run.update()
+                    times.append(time.perf_counter() - t0)
+                heldout = run.task.heldout(cfg.eval_size, cfg.seed)
+                t0 = time.perf_counter()
+                evaluate(run.model, heldout)
+                t_eval = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                run.save(Path(tmp) / "estimate.ckpt")
+                t_ckpt = time.perf_counter() - t0
+                per_shape[key] = (float(np.median(times)), t_eval, t_ckpt)
+            step, t_eval, t_ckpt = per_shape[key]
+            evals = c["steps"] // c["eval_every"] + 2
+            ckpts = c["steps"] // c["checkpoint_every"] + 1
+            costs.append(step * c["steps"] + t_eval * evals + t_ckpt * ckpts)
+    cores = os.cpu_count() or 1
+    slow = CONTENTION if min(workers, len(costs)) * max(int(threads), 1) >= cores > 1 else 1.0
+    loads = [0.0] * max(workers, 1)
+    for cost in sorted(costs, reverse=True):   # longest first onto the least loaded worker
+        loads[loads.index(min(loads))] += cost
+    return max(loads) * slow, {k: v[0] for k, v in per_shape.items()}
 
 
 def run_sweep(name: str, description: str, configs, results, executor, *, estimate: bool = True,
@@ -122,7 +150,7 @@ def run_sweep(name: str, description: str, configs, results, executor, *, estima
     echo(f"{name}: {len(specs)} runs, {len(specs) - len(todo)} already recorded, {len(todo)} to run "
          f"on a {executor.describe()}")
     if todo and estimate:
-        secs, per_shape = estimate_seconds(todo, executor.workers)
+        secs, per_shape = estimate_seconds(todo, executor.workers, getattr(executor, "threads", 1))
         echo(f"{name}: expected time about {_fmt(secs)} (measured {len(per_shape)} shapes here, "
              f"{min(per_shape.values()) * 1e3:.1f}-{max(per_shape.values()) * 1e3:.1f} ms per step)")
     t0 = time.perf_counter()

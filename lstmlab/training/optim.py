@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "OPTIMIZERS", "make_optimizer",
-           "global_norm", "clip_by_global_norm", "SCHEDULES", "make_schedule"]
+           "global_norm", "clip_by_global_norm", "clip_by_value", "CLIP_MODES", "SCHEDULES", "make_schedule"]
 
 
 class Optimizer:
@@ -158,6 +158,22 @@ def clip_by_global_norm(grads: dict, max_norm: float) -> float:
         for g in grads.values():
             g *= g.dtype.type(scale)
     return norm
+
+
+def clip_by_value(grads: dict, limit: float) -> float:
+    r"""Clip every gradient entry to :math:`[-c, c]` in place; return the global norm before.
+
+    Element-wise clipping changes the direction; it is what Arjovsky, Shah &
+    Bengio's (2016) released code does (``T.clip(g, -1, 1)``) for the LSTM and RNNs.
+    """
+    norm = global_norm(grads)
+    for g in grads.values():
+        np.clip(g, -limit, limit, out=g)
+    return norm
+
+
+#: ``TrainConfig.clip_mode`` -> the clipping function.
+CLIP_MODES = {"norm": clip_by_global_norm, "value": clip_by_value}
 
 
 # -- schedules: step (0-based, the update about to be made) -> learning rate ----

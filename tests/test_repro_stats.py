@@ -1,0 +1,56 @@
+"""The verdict rules of the reproductions' reports: beating counts, exact tests, claims against the paper."""
+import itertools
+
+import numpy as np
+import pytest
+
+from lstmlab.repro import Group, beat_claim, compare, compare_groups
+from lstmlab.repro.base import fisher_p, permutation_p
+
+
+def _group(losses, T=100, label="lstm", baseline=1.0, steps=1000, beats_at=0.9):
+    recs = [{"status": "done", "seed": i, "final": {"loss": v, "baseline": baseline}, "solved": v < 0.01,
+             "config": {"steps": steps}} for i, v in enumerate(losses)]
+    return Group("adding", T, label, recs, beats_at)
+
+
+def test_group_counts_and_median_verdict():
+    g = _group([0.01, 0.02, 1.0])
+    assert g.beats == 2 and g.solved == 0 and g.median == 0.02 and g.beats_baseline
+    assert not _group([0.01, 1.0, 1.1]).beats_baseline          # one lucky seed of three does not decide
+    assert _group([0.3, 0.3], beats_at=0.25).beats == 0
+
+
+def test_permutation_p_is_the_exact_enumeration():
+    a, b = [0.1, 0.2, 0.15], [1.0, 0.9, 1.1]
+    # the observed split is the most extreme of C(6, 3) = 20, and so is its mirror
+    assert permutation_p(a, b) == pytest.approx(2 / 20)
+    assert permutation_p([0.1, 0.2], [1.0, 0.9]) == pytest.approx(1 / 3)   # 2 vs 2 can never be significant
+    pool = np.log([0.3, 0.5, 0.4, 0.9])
+    obs = abs(pool[:2].mean() - pool[2:].mean())
+    ref = np.mean([abs(pool[list(c)].mean() - np.delete(pool, c).mean()) >= obs - 1e-12
+                   for c in itertools.combinations(range(4), 2)])
+    assert permutation_p([0.3, 0.5], [0.4, 0.9]) == pytest.approx(ref)
+    assert fisher_p(4, 4, 0, 4) == pytest.approx(2 / 70)
+
+
+def test_compare_says_within_noise_unless_the_tests_separate_the_arms():
+    lstm = _group([1e-3, 2e-3, 1e-3, 3e-3])
+    rnn = _group([1.0, 1.01, 0.99, 1.02], label="rnn")
+    c = compare_groups(lstm, rnn)
+    assert c.word == "lower" and c.p_beat < 0.05
+    assert compare(lstm, rnn).startswith("lstm lower than rnn")
+    assert compare(_group([1e-3, 2e-3]), _group([1.0, 1.1], label="rnn")).startswith("within noise")
+    assert compare(_group([0.5, 1.0, 0.4]), _group([0.6, 0.9, 0.5], label="x")).startswith("within noise")
+
+
+def test_beat_claim_verdicts():
+    groups = {("adding", T, "lstm"): _group(v, T=T, steps=s) for T, v, s in
+              ((100, [0.01, 0.02], 30000), (200, [1.0, 1.0], 30000), (400, [1.0, 1.0], 1000))}
+    text = beat_claim(groups, "adding", "lstm", (100, 200, 400), paper_steps={100: 30000, 200: 30000, 400: 36000})
+    assert "**contradicted**: ours does not beat the baseline at T=200" in text
+    assert "**not reproduced at this budget**: no beat at T=400 (1,000 steps against the paper's ~36,000)" in text
+    assert beat_claim(groups, "adding", "lstm", (100,), paper_steps=30000).startswith("**contradicted**") is False
+    assert beat_claim(groups, "adding", "lstm", (100,)).startswith("**agrees**")
+    assert beat_claim(groups, "adding", "lstm", ()).startswith("**contradicted**: ours beats the baseline at T=100")
+    assert beat_claim(groups, "adding", "rnn", ()) == "not run"
