@@ -45,6 +45,7 @@ def test_help_stands_alone(cmd, words, capsys):
     (["train", "--variant", "lstn"], "did you mean 'lstm'"),
     (["train", "--lr", "-1"], "lr: expected a finite learning rate"),
     (["train", "--task", "adding1997", "-T", "10"], "T: task 'adding1997' needs 24 <= T"),
+    (["train", "--variant", "gru", "--recurrent-init", "identity"], "variant 'gru' is gated"),
 ])
 def test_bad_arguments_exit_2(argv, msg, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path / "x")]) == 2

@@ -96,3 +96,21 @@ def test_train_config_checks_recurrent_init():
     with pytest.raises(ValueError, match="variant 'gru' is gated"):
         TrainConfig(variant="gru", recurrent_init="identity").validate()
     TrainConfig(variant="rnn", recurrent_init="orthogonal").validate()
+
+
+def test_variant_declarations_of_the_initialisation_hooks_are_checked():
+    from lstmlab import Variant, VariantError
+    from lstmlab.variant import describe
+
+    class Bad(lstmlab.variants.LSTM):
+        recurrent_init = "identity"       # a gated class cannot default to R = I
+
+    with pytest.raises(VariantError, match="needs gated = False"):
+        describe(Bad)
+
+    class Stray(lstmlab.variants.IRNN):
+        recurrent_unit_params = ("v",)
+
+    with pytest.raises(VariantError, match=r"recurrent_unit_params \['v'\] are not unit_params"):
+        describe(Stray)
+    assert issubclass(lstmlab.variants.IndRNN, Variant)

@@ -49,8 +49,23 @@ def test_beat_claim_verdicts():
               ((100, [0.01, 0.02], 30000), (200, [1.0, 1.0], 30000), (400, [1.0, 1.0], 1000))}
     text = beat_claim(groups, "adding", "lstm", (100, 200, 400), paper_steps={100: 30000, 200: 30000, 400: 36000})
     assert "**contradicted**: ours does not beat the baseline at T=200" in text
-    assert "**not reproduced at this budget**: no beat at T=400 (1,000 steps against the paper's ~36,000)" in text
+    assert ("**not reproduced at this budget**: ours does not beat the baseline at T=400 (1,000 steps against "
+            "the paper's ~36,000)") in text
     assert beat_claim(groups, "adding", "lstm", (100,), paper_steps=30000).startswith("**contradicted**") is False
     assert beat_claim(groups, "adding", "lstm", (100,)).startswith("**agrees**")
     assert beat_claim(groups, "adding", "lstm", ()).startswith("**contradicted**: ours beats the baseline at T=100")
     assert beat_claim(groups, "adding", "rnn", ()) == "not run"
+
+
+def test_beat_claim_by_the_solved_rule():
+    groups = {("adding", 100, "nfg"): _group([0.001, 0.002, 0.5], label="nfg", steps=4000)}
+    assert beat_claim(groups, "adding", "nfg", (100,), solved=True).startswith("**agrees**; T=100: solved 2/3")
+    assert "**contradicted**: ours solves it at T=100" in beat_claim(groups, "adding", "nfg", (), solved=True)
+
+
+def test_wall_time_sums_the_invocations_that_recorded_runs(tmp_path):
+    from lstmlab.repro.report import _invocations
+    from lstmlab.repro.run import INVOCATIONS
+    (tmp_path / INVOCATIONS).write_text('{"seconds": 60.0, "runs_recorded": 3}\n{"seconds": 30.0, "runs_recorded": 1}\n'
+                                        '{"seconds": 0.2, "runs_recorded": 0}\n{"seconds": 9')   # a cut line
+    assert _invocations(tmp_path) == (90.0, 2)

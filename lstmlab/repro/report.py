@@ -24,13 +24,21 @@ def write_report(repro, records, folder, *, budget: str, command: str, versions:
     folder = Path(folder)
     groups = group_records(records, repro.beats_at)
     plots = _plots(groups, folder)
-    md = _markdown(repro, groups, budget, command, versions, wall_seconds, plots)
+    md = _markdown(repro, groups, budget, command, versions, wall_seconds, plots, folder)
     atomic_write_text(folder / "summary.md", md)
     atomic_write_text(folder / "summary.csv", _csv(groups))
     return md
 
 
-def _markdown(repro, groups, budget, command, versions, wall, plots) -> str:
+def _invocations(folder: Path) -> tuple[float, int]:
+    """Seconds and count of the invocations that recorded runs in ``folder`` (re-renders add none)."""
+    from ..training.records import MetricsLog
+    from .run import INVOCATIONS
+    recs = [r for r in MetricsLog(folder / INVOCATIONS).records() if r.get("runs_recorded")]
+    return sum(float(r.get("seconds", 0.0)) for r in recs), len(recs)
+
+
+def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> str:
     lines = [f"# {repro.title}", ""]
     note = repro.budget_note(budget)
     if note:
@@ -39,7 +47,11 @@ def _markdown(repro, groups, budget, command, versions, wall, plots) -> str:
              f"- paper: {repro.paper}", f"- budget: `{budget}`; command: `{command}`",
              f"- lstmlab {versions.get('lstmlab')}, numba {versions.get('numba')}, numpy {versions.get('numpy')}, "
              f"Python {versions.get('python')} on {versions.get('machine')}"]
-    if wall is not None:
+    total, n = _invocations(folder)
+    if n:
+        lines.append(f"- wall time: {total / 60:.1f} min over {n} invocation{'s' if n > 1 else ''} that "
+                     f"recorded runs" + (f" (this one: {wall / 60:.1f} min)" if wall is not None else ""))
+    elif wall is not None:
         lines.append(f"- wall time of this invocation: {wall / 60:.1f} min")
     failed = [r for g in groups.values() for r in g.records if r["status"] != "done"]
     train_s = sum(r.get("train_seconds") or 0.0 for g in groups.values() for r in g.done)
@@ -57,9 +69,9 @@ def _markdown(repro, groups, budget, command, versions, wall, plots) -> str:
     lines += ["", f"A seed *beats* the memoryless baseline when its final loss ends below a fraction of it ({rule}"
               f"{'; ' + repro.beats_rule if repro.beats_rule else ''}); an arm "
               f"beats it when its median seed does (\"beats\" counts seeds). Outcomes on these tasks are "
-              f"bimodal (a seed leaves the plateau or does not), so arms are compared by an exact permutation "
-              f"test on log final loss and a Fisher exact test on beating counts; below p = {ALPHA} they "
-              f"differ, otherwise \"within noise\". Solved: "
+              f"bimodal (a seed leaves the plateau or does not), so arms are compared by a two-sided exact "
+              f"permutation test on log final loss: below p = {ALPHA} they differ, otherwise \"within noise\" "
+              f"(Fisher's exact p on the beating counts is shown beside it, for information). Solved: "
               + "; ".join(sorted({_solved_rule(g) for g in groups.values()})) + "."]
     claims = repro.claims(groups)
     if claims:
@@ -120,16 +132,8 @@ def _plots(groups, folder: Path) -> list[str]:
         base = next((g.baseline for g in gs if g.done), None)
         if base is not None and math.isfinite(base):
             ax.axhline(base, color="black", ls="--", lw=1.2, label="memoryless baseline")
-        ax.set_yscale("log")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("held-out loss")
-        ax.set_title(f"{task}, T = {T}")
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        name = f"curves-{task}-T{T}.png"
-        _save(fig, folder / name)
-        plt.close(fig)
-        names.append(name)
+        names.append(_finish(plt, fig, ax, folder / f"curves-{task}-T{T}.png", "training step", "held-out loss",
+                             f"{task}, T = {T}"))
     names += _gradient_plots(plt, cells, folder)
     labels = list(dict.fromkeys(g.label for g in groups.values()))
     cols = list(cells)
@@ -174,17 +178,24 @@ def _gradient_plots(plt, cells, folder: Path) -> list[str]:
                 med = np.median(np.array([v[:n] for v in rows]), axis=0)
                 ax.plot(np.arange(n), np.clip(med, 1e-30, None), color=color, ls=ls, lw=1.5,
                         label=f"{g.label}, {'at initialisation' if when == 'init' else 'trained'}")
-        ax.set_yscale("log")
-        ax.set_xlabel("lag k (steps back from the last step)")
-        ax.set_ylabel("|d loss(last step) / d x_(last - k)|  (0 drawn at 1e-30)")
-        ax.set_title(f"gradient reaching the input k steps back: {task}, T = {T}")
-        ax.legend(fontsize=7, ncol=2)
-        fig.tight_layout()
-        name = f"gradient-{task}-T{T}.png"
-        _save(fig, folder / name)
-        plt.close(fig)
-        names.append(name)
+        names.append(_finish(plt, fig, ax, folder / f"gradient-{task}-T{T}.png",
+                             "lag k (steps back from the last step)",
+                             "|d loss(last step) / d x_(last - k)|  (0 drawn at 1e-30)",
+                             f"gradient reaching the input k steps back: {task}, T = {T}"))
     return names
+
+
+def _finish(plt, fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> str:
+    """Log-scale y, labels, legend; save atomically and close; return the file name."""
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path.name
 
 
 def _save(fig, path: Path):

@@ -11,6 +11,10 @@ from ..training.records import versions
 from .base import check_budget
 
 
+#: One JSON line per invocation of a reproduction in its results folder (start, seconds, runs recorded).
+INVOCATIONS = "invocations.jsonl"
+
+
 def available() -> dict:
     """name -> Reproduction instance, from ``lstmlab.paper_repro``."""
     from .. import _import_mapped
@@ -100,12 +104,22 @@ def run(repro, args, command: str) -> int:
         executor = DaskExecutor(args.scheduler, timeout=args.timeout).connect()
     else:
         executor = LocalExecutor(args.workers)
-    t0 = time.perf_counter()
+    from pathlib import Path
+
+    from ..sweep import load_records
+    from ..training.records import MetricsLog
+    before = len(load_records(Path(results))) if Path(results).is_dir() else 0
+    t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
     try:
         records = run_sweep(repro.name, description, configs, results, executor, estimate=not args.no_estimate)
     finally:
         if hasattr(executor, "close"):
             executor.close()
+        if Path(results).is_dir():   # kept even when interrupted: the summary sums the invocations
+            ran = len(load_records(Path(results))) - before
+            MetricsLog(Path(results) / INVOCATIONS).append(
+                {"started": started, "seconds": round(time.perf_counter() - t0, 1), "runs_recorded": ran,
+                 "command": command})
     md = write_report(repro, records, results, budget=budget, command=command, versions=versions(),
                       wall_seconds=time.perf_counter() - t0)
     print(md.split("## Plots")[0].rstrip())
