@@ -69,3 +69,17 @@ def test_wall_time_sums_the_invocations_that_recorded_runs(tmp_path):
     (tmp_path / INVOCATIONS).write_text('{"seconds": 60.0, "runs_recorded": 3}\n{"seconds": 30.0, "runs_recorded": 1}\n'
                                         '{"seconds": 0.2, "runs_recorded": 0}\n{"seconds": 9')   # a cut line
     assert _invocations(tmp_path) == (90.0, 2)
+
+
+def test_estimate_packs_runs_and_survives_a_cell_that_blows_up(tmp_path):
+    from lstmlab.sweep.sweep import estimate_seconds, specs_for
+    from lstmlab.training import TrainConfig
+    base = dict(task="adding", T=10, hidden=8, batch_size=8, eval_every=10, eval_size=16, checkpoint_every=10)
+    blowup = TrainConfig(variant="irnn", optimizer="sgd", lr=100.0, clip=None, steps=20, **base)
+    long = TrainConfig(variant="rnn", steps=400, **base)
+    short = [TrainConfig(variant="rnn", steps=20, seed=s, **base) for s in range(3)]
+    secs, per_shape = estimate_seconds(specs_for([blowup, long, *short], tmp_path), workers=2)
+    alone, _ = estimate_seconds(specs_for([long], tmp_path), workers=2)
+    assert len(per_shape) == 2 and secs > 0
+    # longest first onto the least loaded worker: the long run alone bounds the grid on two workers
+    assert secs == pytest.approx(alone, rel=0.5)

@@ -82,6 +82,11 @@ def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> 
         lines += [""] + extra
     if failed:
         lines += ["", "## Failed runs", ""] + [f"- `{r['run_id']}`: {r.get('error')}" for r in failed]
+    skipping = [r for g in groups.values() for r in g.done if r.get("skipped")]
+    if skipping:
+        lines += ["", "## Runs that skipped non-finite updates", ""] + [
+            f"- `{r['run_id']}`: {r['skipped']} of {r['config']['steps']} updates skipped (loss or gradient "
+            f"NaN/Inf); final loss {r['final']['loss']:.4g}" for r in skipping]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"

@@ -102,6 +102,7 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
     import os
     import tempfile
 
+    import scipy.linalg  # noqa: F401 - load the BLAS the kernels call before limiting its threads
     from threadpoolctl import threadpool_limits
 
     from ..training.loop import _Run, evaluate
@@ -112,7 +113,8 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
             key = (c["task"], c["T"], c["variant"], c["hidden"], c["layers"], c["batch_size"], c["dtype"],
                    c["eval_size"])
             if key not in per_shape:
-                cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0})
+                # a cell that blows up in its first steps must not stop the estimate: its updates cost the same
+                cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0, "on_nonfinite": "skip"})
                 run = _Run(cfg)
                 run.update()
                 times = []

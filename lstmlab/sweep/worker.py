@@ -27,7 +27,7 @@ def execute_run(spec: dict) -> dict:
     The record: run_id, status ("done" or "failed"), label, config, seed,
     versions, curve (held-out records), train_curve ([step, loss] pairs),
     final (held-out figures and baseline), solved, train_seconds,
-    steps_per_second, resumed_from, host, grad_by_lag (``{"init": [...],
+    steps_per_second, resumed_from, host, skipped (updates skipped as non-finite), grad_by_lag (``{"init": [...],
     "final": [...]}``: :func:`lstmlab.diagnostics.model_gradient_by_lag` of
     the initial and the trained model on one fixed batch); ``error`` when failed.
     """
@@ -44,7 +44,8 @@ def execute_run(spec: dict) -> dict:
     task = make_task(cfg.task, cfg.T)
     return {**base, "status": "done", **_curves(run_dir), "final": res.final, "solved": bool(task.is_solved(res.final)),
             "train_seconds": res.train_seconds, "steps_per_second": res.steps_per_second,
-            "resumed_from": res.resumed_from, "grad_by_lag": gradient_by_lag_record(cfg, run_dir)}
+            "resumed_from": res.resumed_from, "skipped": res.skipped,
+            "grad_by_lag": gradient_by_lag_record(cfg, run_dir)}
 
 
 def gradient_by_lag_record(cfg: TrainConfig, run_dir: Path) -> dict:
