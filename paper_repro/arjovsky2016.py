@@ -1,7 +1,7 @@
 """Arjovsky, Shah & Bengio (2016), Sec. 4: tanh RNN, IRNN and LSTM on the copy and adding tasks."""
 import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
 from lstmlab.training import TrainConfig
 
 COPY_T = (100, 200, 300, 500)
@@ -101,7 +101,11 @@ class Arjovsky2016(Reproduction):
                         + (" and solves copy in very few iterations" if task == "copy" else
                            "; lower error than the LSTM but noisier"), "not run: not a gated cell"))
             by = {(g.T, g.label): g for g in groups.values() if g.task == task}
-            for T in sorted({g.T for g in groups.values() if g.task == task}):
+            Ts = sorted({g.T for g in groups.values() if g.task == task})
+            if len(Ts) > 1:
+                out.append((f"{task}, every T pooled (loss / baseline): the LSTM does better than the tanh RNN",
+                            compare(pooled(groups, task, "lstm"), pooled(groups, task, "rnn"))))
+            for T in Ts:
                 if (T, "lstm") in by and (T, "rnn") in by:
                     out.append((f"{task}, T = {T}: the LSTM does better than the tanh RNN"
                                 + (" (implied: it beats the baseline, the RNN does not)" if T in paper["lstm"]

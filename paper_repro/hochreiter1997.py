@@ -1,7 +1,7 @@
 """Hochreiter & Schmidhuber (1997), Experiment 4: the original adding problem."""
 import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
 from lstmlab.training import TrainConfig
 
 TS = (100, 500, 1000)
@@ -65,10 +65,15 @@ class Hochreiter1997(Reproduction):
                 out.append((said, "; ".join(f"T={g.T}: solved {g.solved}/{len(g.done)} seeds" for g in gs)
                             + "; " + rates))
         by = {(g.T, g.label): g for g in groups.values()}
-        for T in sorted({g.T for g in groups.values()}):
+        Ts = sorted({g.T for g in groups.values()})
+        for T in Ts:
             if (T, "lstm-chrono") in by and (T, "lstm") in by:
                 out.append((f"T = {T}: chrono initialisation against forget bias 1",
                             compare(by[(T, "lstm-chrono")], by[(T, "lstm")])))
+        if len(Ts) > 1:   # every T together: one pre-stated comparison with more seeds behind it
+            out.append((f"every T pooled ({', '.join(map(str, Ts))}; loss / baseline): chrono initialisation "
+                        f"against forget bias 1",
+                        compare(pooled(groups, "adding1997", "lstm-chrono"), pooled(groups, "adding1997", "lstm"))))
         return out
 
     def sections(self, groups):

@@ -1,7 +1,7 @@
 """Le, Jaitly & Hinton (2015), Sec. 4.1: IRNN, LSTM and tanh RNN on the adding problem."""
 import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
 from lstmlab.training import TrainConfig
 
 TS = (150, 200, 300, 400)
@@ -61,7 +61,13 @@ class Le2015(Reproduction):
             want = [T for T in PAPER_BEATS[arm] if T in Ts]
             out.append((said, beat_claim(groups, "adding", arm, want, paper_steps=PAPER_STEPS)))
         by = {(g.T, g.label): g for g in groups.values()}
-        for T in sorted({g.T for g in groups.values()}):
+        Ts = sorted({g.T for g in groups.values()})
+        if len(Ts) > 1:
+            out.append(("every T pooled (loss / baseline): the IRNN does better than the tanh RNN",
+                        compare(pooled(groups, "adding", "irnn"), pooled(groups, "adding", "rnn"))))
+            out.append(("every T pooled (loss / baseline): the IRNN is comparable to the LSTM",
+                        compare(pooled(groups, "adding", "irnn"), pooled(groups, "adding", "lstm"))))
+        for T in Ts:
             if (T, "irnn") in by and (T, "lstm") in by:
                 out.append((f"T = {T}: the IRNN is comparable to the LSTM", compare(by[(T, "irnn")], by[(T, "lstm")])))
             if (T, "irnn") in by and (T, "rnn") in by:

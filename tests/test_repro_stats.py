@@ -83,3 +83,11 @@ def test_estimate_packs_runs_and_survives_a_cell_that_blows_up(tmp_path):
     assert len(per_shape) == 2 and secs > 0
     # longest first onto the least loaded worker: the long run alone bounds the grid on two workers
     assert secs == pytest.approx(alone, rel=0.5)
+
+
+def test_pooled_divides_each_seed_by_its_own_baseline():
+    from lstmlab.repro import pooled
+    groups = {("adding", T, "lstm"): _group([b * 0.1, b * 0.2], T=T, baseline=b) for T, b in ((100, 0.5), (200, 2.0))}
+    g = pooled(groups, "adding", "lstm")
+    np.testing.assert_allclose(sorted(g.losses()), [0.1, 0.1, 0.2, 0.2])
+    assert g.baseline == 1.0 and g.beats == 4

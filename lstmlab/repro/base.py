@@ -93,6 +93,20 @@ class Group:
         return float(np.mean(v)) if v else float("nan")
 
 
+def pooled(groups: dict, task: str, label: str) -> Group:
+    """One Group of every T of ``task`` run by ``label``, each seed's loss divided by its baseline
+    (baseline 1), so that seeds of different T can be compared together."""
+    recs, frac = [], BEATS
+    for g in sorted((g for g in groups.values() if g.task == task and g.label == label), key=lambda g: g.T):
+        frac = g.beats_at
+        for r in g.records:
+            if r["status"] == "done":
+                f = r["final"]
+                r = {**r, "final": {**f, "loss": f["loss"] / f["baseline"], "baseline": 1.0}}
+            recs.append(r)
+    return Group(task, 0, label, recs, frac)
+
+
 def group_records(records, beats_at=None) -> dict:
     """(task, T, label) -> Group, in first-seen order.
 
