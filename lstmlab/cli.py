@@ -85,7 +85,7 @@ def _add_train(sub):
     g.add_argument("--beta2", type=_float, default=d.beta2, help="Adam beta2 (default 0.999)")
     g.add_argument("--eps", type=_float, default=d.eps, help="RMSProp / Adam epsilon (default 1e-8)")
     g.add_argument("--clip", type=_clip, default=d.clip,
-                   help="clip the global gradient norm at this value; 'none' disables (default 1)")
+                   help="clip gradients at this value (see --clip-mode); 'none' disables (default 1)")
     g.add_argument("--clip-mode", choices=("norm", "value"), default=d.clip_mode,
                    help="norm: scale the global gradient norm down to --clip (default); value: clip each "
                         "entry to [-clip, clip]")

@@ -62,7 +62,8 @@ def gradient_by_lag(layer, x, dy_last=None, *, lengths=None, seed: int = 0) -> n
 
 def model_gradient_by_lag(model, batch) -> np.ndarray:
     """:func:`gradient_by_lag` of a :class:`lstmlab.training.SequenceModel`, with the gradient
-    of the model's own loss at each sequence's last step (the readout's target there).
+    of each sequence's own loss term at its last step (the readout's target there; not scaled
+    by the batch size or the number of steps, so values compare across T and tasks).
 
     For tasks read at every step (copy) only the last step's term of the loss is
     used, so lag k is the distance from that output back to the input.
@@ -72,10 +73,18 @@ def model_gradient_by_lag(model, batch) -> np.ndarray:
     _, dz = model._loss(z, batch.targets, batch.weights)
     W = model.params["readout.W"]
     last = _last_steps(batch.lengths, T, B)
+    # the losses are weighted means (sum of w * term / sum of w): dividing by each last step's
+    # weight share turns dz into the gradient of that sequence's own last-step term
     if model.task.readout == "every":
         dz_last = dz[last, np.arange(B)]
+        w = np.ones((T, B)) if batch.weights is None else np.asarray(batch.weights, float)
+        w_last = w[last, np.arange(B)]
     else:
         dz_last = dz.reshape(B, -1)
+        w = np.ones(B) if batch.weights is None else np.asarray(batch.weights, float)
+        w_last = w
+    share = np.divide(w_last, w.sum(), out=np.zeros(B), where=w_last > 0)
+    dz_last = dz_last * np.divide(1.0, share, out=np.zeros(B), where=share > 0)[:, None]
     dy = np.zeros((T, B, H), model.dtype)
     dy[last, np.arange(B)] = dz_last @ W
     _, dx, _ = model.rnn.backward(ctx, dy)
@@ -86,7 +95,8 @@ def _last_steps(lengths, T, B):
     if lengths is None:
         return np.full(B, T - 1)
     lengths = np.asarray(lengths)
-    if lengths.shape != (B,) or lengths.min() < 1 or lengths.max() > T:
+    if (lengths.shape != (B,) or B == 0 or not np.issubdtype(lengths.dtype, np.integer)
+            or lengths.min() < 1 or lengths.max() > T):
         raise ValueError(f"lengths: expected {B} ints in [1, {T}], got {lengths!r}")
     return lengths.astype(np.int64) - 1
 

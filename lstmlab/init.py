@@ -35,6 +35,7 @@ otherwise. ``None`` for ``recurrent_init`` takes the variant's own default
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -64,9 +65,12 @@ def resolve_recurrent_init(spec, recurrent_init=None, orthogonal: bool = False,
     if recurrent_init == "orthogonal" and not spec.products:
         raise ValueError(f"recurrent_init='orthogonal': variant {spec.name!r} has no recurrent matrix to make "
                          f"orthogonal; use 'identity' or 'default'")
-    if isinstance(recurrent_gain, bool) or not isinstance(recurrent_gain, (int, float)) \
-            or not math.isfinite(recurrent_gain):
-        raise ValueError(f"recurrent_gain: expected a finite number, got {recurrent_gain!r}")
+    if isinstance(recurrent_gain, bool) or not isinstance(recurrent_gain, numbers.Real) \
+            or not math.isfinite(recurrent_gain) or recurrent_gain <= 0:
+        raise ValueError(f"recurrent_gain: expected a finite number > 0, got {recurrent_gain!r}")
+    if recurrent_gain != 1.0 and recurrent_init != "identity":
+        raise ValueError(f"recurrent_gain: scales recurrent_init='identity' only; variant {spec.name!r} gets "
+                         f"recurrent_init={recurrent_init!r}, so recurrent_gain={recurrent_gain!r} would be ignored")
     return recurrent_init
 
 

@@ -1,7 +1,7 @@
 """Tallec & Ollivier (2018): chrono initialisation against the default forget bias on the copy task."""
 import sys
 
-from lstmlab.repro import Reproduction, compare, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, script_main
 from lstmlab.training import TrainConfig
 
 ARMS = {"lstm-fb1": dict(variant="lstm", init="default"), "lstm-chrono": dict(variant="lstm", init="chrono"),
@@ -21,8 +21,9 @@ class Tallec2018(Reproduction):
 
     def budget_note(self, budget):
         if budget == "quick":
-            return ("no honest quick version: at any delay where chrono's long time scales matter, neither "
-                    "arm leaves the copy baseline within minutes; the quick budget checks the pipeline only.")
+            return ("no honest quick version found: in our trials (copy at T = 100 with Adam for 2,000 steps, "
+                    "and T = 200 for 400 steps here) neither initialisation left the copy baseline, so this "
+                    "budget checks the pipeline only.")
         return ""
 
     def configs(self, budget, seeds):
@@ -39,10 +40,12 @@ class Tallec2018(Reproduction):
         fmt = lambda k: (f"{gs[k].ratio:.3f} x baseline, recall accuracy "  # noqa: E731
                          f"{sum(r['final'].get('recall_accuracy', 0) for r in gs[k].done) / max(len(gs[k].done), 1):.3f}"
                          if k in gs and gs[k].done else "not run")
+        T = sorted({g.T for g in groups.values()})
         return [("With the usual forget bias the LSTM stalls at the copy baseline for long delays",
-                 f"forget bias 1: {fmt('lstm-fb1')}"),
+                 beat_claim(groups, "copy", "lstm-fb1", ()) + f"; forget bias 1: {fmt('lstm-fb1')}"),
                 ("Chrono initialisation lets it learn the copy task where the default stalls",
-                 f"chrono: {fmt('lstm-chrono')}; against forget bias 1: "
+                 beat_claim(groups, "copy", "lstm-chrono", T)
+                 + f"; chrono: {fmt('lstm-chrono')}; against forget bias 1: "
                  + (compare(gs['lstm-chrono'], gs['lstm-fb1']) if 'lstm-chrono' in gs and 'lstm-fb1' in gs
                     else "not run")),
                 ("(floor, not in the paper) an orthogonal tanh RNN", f"rnn: {fmt('rnn')}")]

@@ -53,6 +53,17 @@ def test_model_diagnostic(task):
     batch = t.batch(np.random.default_rng(1), 4)
     g = model_gradient_by_lag(model, batch)
     assert g.shape == (batch.inputs.shape[0],) and np.all(np.isfinite(g[:30])) and g[0] > 0
+    # each sequence's own last-step term: the batch's curve is the mean of the single-sequence ones
+    g_each = [model_gradient_by_lag(model, _one(batch, b, t.readout == "every")) for b in range(4)]
+    n = int(batch.lengths.min()) if batch.lengths is not None else len(g)   # lags every sequence reaches
+    np.testing.assert_allclose(g[:n], np.mean([x[:n] for x in g_each], axis=0), rtol=1e-4)
+
+
+def _one(batch, b, every):
+    """Sequence b of a time-major batch, as a batch of one."""
+    pick = {"inputs": lambda v: v[:, b:b + 1], "targets": (lambda v: v[:, b:b + 1]) if every else (lambda v: v[b:b + 1]),
+            "lengths": lambda v: v[b:b + 1], "weights": lambda v: v[:, b:b + 1] if v.ndim > 1 else v[b:b + 1]}
+    return type(batch)(**{k: None if v is None else np.ascontiguousarray(pick[k](v)) for k, v in vars(batch).items()})
 
 
 def test_bad_input():

@@ -87,8 +87,14 @@ def test_recurrent_init_combines_with_bias_schemes():
         lstmlab.RNN("rnn", 1, 4, orthogonal=True, recurrent_init="identity")
     with pytest.raises(ValueError, match="'indrnn' has no recurrent matrix"):
         lstmlab.RNN("indrnn", 1, 4, recurrent_init="orthogonal")
-    with pytest.raises(ValueError, match="recurrent_gain: expected a finite number"):
+    with pytest.raises(ValueError, match="recurrent_gain: expected a finite number > 0, got nan"):
         lstmlab.RNN("rnn", 1, 4, recurrent_init="identity", recurrent_gain=float("nan"))
+    with pytest.raises(ValueError, match="recurrent_gain: expected a finite number > 0, got -1"):
+        lstmlab.RNN("irnn", 1, 4, recurrent_gain=-1)
+    with pytest.raises(ValueError, match="recurrent_init='orthogonal', so recurrent_gain=0.5 would be ignored"):
+        lstmlab.RNN("rnn", 1, 4, recurrent_init="orthogonal", recurrent_gain=0.5)
+    np.testing.assert_array_equal(lstmlab.RNN("irnn", 1, 3, recurrent_gain=np.float32(0.5), dtype=np.float64)
+                                  .params["layer0.R"], 0.5 * np.eye(3))
 
 
 def test_train_config_checks_recurrent_init():

@@ -13,7 +13,7 @@ class IRNN(Variant):
 
     With R = I and no input a unit keeps its value for ever, so the gradient
     does not vanish at initialisation; ``recurrent_gain`` scales the identity
-    (their "np-RNN"-style scaled identities, e.g. 0.01, trade memory for stability).
+    (Le et al. also discuss a scaled identity, which trades memory for stability).
 
     Le, Jaitly & Hinton (2015), "A Simple Way to Initialize Recurrent Networks of
     Rectified Linear Units", arXiv:1504.00941. The subgradient at 0 is 0, as in torch.

@@ -15,8 +15,10 @@ from ..training import TrainConfig
 
 BUDGETS = ("quick", "paper")
 #: A run "beats the baseline" when its final held-out loss is below this fraction of it;
-#: an arm does when its median seed does (so one lucky seed of three does not decide).
+#: an arm does when more than half of its seeds do (one lucky seed does not decide).
 BEATS = 0.9
+#: The loss a NaN or infinite final loss is counted as (worse than any finite one).
+WORST = 1e30
 #: Two arms differ when the two-sided exact permutation test on log final loss gives p below
 #: this; otherwise "within noise".
 ALPHA = 0.05
@@ -42,7 +44,10 @@ class Group:
         return self.done[0]["final"]["baseline"] if self.done else float("nan")
 
     def losses(self) -> np.ndarray:
-        return np.array([r["final"]["loss"] for r in self.done])
+        """Final held-out losses of the finished seeds; a NaN or infinite one (a run that blew up
+        and skipped its updates) counts as ``WORST``, worse than any finite loss."""
+        v = np.array([r["final"]["loss"] for r in self.done], dtype=float)
+        return np.where(np.isfinite(v), v, WORST)
 
     @property
     def mean(self) -> float:
@@ -80,8 +85,9 @@ class Group:
 
     @property
     def beats_baseline(self) -> bool:
-        """The arm's verdict: its median seed ends below ``beats_at`` x the baseline."""
-        return bool(self.done) and self.median_ratio < self.beats_at
+        """The arm's verdict: more than half of its seeds end below ``beats_at`` x the baseline
+        (the same majority rule as for solving: one good seed of two does not decide)."""
+        return bool(self.done) and self.beats * 2 > len(self.done)
 
     @property
     def seeds(self) -> list:
@@ -169,7 +175,8 @@ def permutation_p(a, b) -> float:
     never leave "within noise", which is the honest reading.
     """
     import itertools
-    a, b = np.log(np.asarray(a, float)), np.log(np.asarray(b, float))
+    a = np.log(np.clip(np.nan_to_num(np.asarray(a, float), nan=WORST, posinf=WORST), 1e-300, WORST))
+    b = np.log(np.clip(np.nan_to_num(np.asarray(b, float), nan=WORST, posinf=WORST), 1e-300, WORST))
     if len(a) == 0 or len(b) == 0:
         return float("nan")
     pool, n = np.concatenate([a, b]), len(a)
@@ -193,6 +200,15 @@ def permutation_p(a, b) -> float:
     return (num + 1) / 20001
 
 
+def min_p(n1: int, n2: int) -> float:
+    """Smallest two-sided p of the exact permutation test with n1 and n2 seeds: the most extreme
+    split and its mirror image (one split when n1 != n2 cannot mirror)."""
+    from math import comb
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    return (2 if n1 == n2 else 1) / comb(n1 + n2, n1)
+
+
 def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
     """Two-sided Fisher exact test of k1/n1 against k2/n2 (solved or beating counts)."""
     from scipy.stats import fisher_exact
@@ -209,17 +225,30 @@ class Comparison:
     p_beat: float   # Fisher exact test on seeds beating the baseline
 
     @property
+    def floor(self) -> float:
+        """The smallest two-sided p the permutation test can give with these seed counts."""
+        return min_p(len(self.a.done), len(self.b.done))
+
+    @property
     def word(self) -> str:
-        """'lower' / 'higher' (a's median against b's) when the permutation test gives p < ALPHA, else
-        'within noise'. One test decides (no choosing the smaller of two p-values); Fisher's p on the
-        beating counts is reported beside it."""
+        """'lower' / 'higher' (a's mean log loss against b's, the statistic tested) when the
+        permutation test gives p < ALPHA; 'untestable' when no outcome of these seed counts could;
+        else 'within noise'. One test decides (no choosing the smaller of two p-values); Fisher's p
+        on the beating counts is reported beside it."""
+        if self.floor >= ALPHA:
+            return "untestable"
         if not self.p_loss < ALPHA:
             return "within noise"
-        return "lower" if self.a.median < self.b.median else "higher"
+        la, lb = np.log(np.clip(self.a.losses(), 1e-300, None)), np.log(np.clip(self.b.losses(), 1e-300, None))
+        return "lower" if la.mean() < lb.mean() else "higher"
 
     def text(self) -> str:
         a, b = self.a, self.b
-        head = self.word if self.word == "within noise" else f"{a.label} {self.word} than {b.label}"
+        if self.word == "untestable":
+            head = (f"cannot be tested with {len(a.done)} and {len(b.done)} seeds (smallest attainable p "
+                    f"{self.floor:.2g})")
+        else:
+            head = self.word if self.word == "within noise" else f"{a.label} {self.word} than {b.label}"
         return (f"{head}: median {a.median:.3g} vs {b.median:.3g}; beating {a.beats}/{len(a.done)} vs "
                 f"{b.beats}/{len(b.done)}; permutation p = {self.p_loss:.2g}, Fisher p = {self.p_beat:.2g}")
 
@@ -241,22 +270,29 @@ def compare(a: Group, b: Group) -> str:
 def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=None, solved: bool = False) -> str:
     """Our verdict beside the paper's on where ``label`` beats the baseline on ``task``.
 
-    ``paper_beats``: the T at which the paper reports it beating the baseline
-    (every other T run here, it does not). ``paper_steps``: the paper's training
-    steps, one number or a dict T -> steps. ``solved=True`` judges by the
-    task's solved rule (a majority of seeds solved) instead of beating the baseline. Returns the "our runs show" text,
-    led by one of **agrees**, **contradicted** (our runs show the opposite at
-    a budget at least the paper's, or beat where the paper did not), or **not
-    reproduced at this budget** (the paper's effect did not appear in fewer
-    steps than the paper trained).
+    ``paper_beats``: the T at which the paper reports it beating the baseline (every
+    other T run here, it does not; T not run here are ignored). ``paper_steps``: the
+    paper's training steps, one number or a dict T -> steps (None: not known).
+    ``solved=True`` judges by the task's solved rule (a majority of seeds solved)
+    instead of by beating the baseline. Returns the "our runs show" text, led by
+    **agrees**, **contradicted** (the opposite of the paper at a budget at least
+    the paper's, or a success where the paper reports none), **not reproduced at
+    this budget** (the paper's effect did not appear in fewer steps than the paper
+    trained, or its budget is not known), or **consistent at this shorter budget**
+    (the paper's "does not" met by ours in fewer steps, which is weaker evidence).
     """
-    gs = sorted((g for g in groups.values() if g.task == task and g.label == label), key=lambda g: g.T)
-    gs = [g for g in gs if g.done]
+    gs = sorted((g for g in groups.values() if g.task == task and g.label == label and g.done),
+                key=lambda g: g.T)
     if not gs:
         return "not run"
-    paper_beats = set(paper_beats)
+    paper_beats = set(paper_beats) & {g.T for g in gs}
+
     def theirs(T):
-        return paper_steps.get(T) if isinstance(paper_steps, dict) else paper_steps
+        if isinstance(paper_steps, dict):
+            if T not in paper_steps:
+                raise ValueError(f"paper_steps: no entry for T={T} (has {sorted(paper_steps)})")
+            return paper_steps[T]
+        return paper_steps
 
     def ours(g):
         return max(r["config"]["steps"] for r in g.done)
@@ -264,22 +300,39 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
     def hit(g):
         return g.solved * 2 > len(g.done) if solved else g.beats_baseline
 
-    does, doesnt = ("solves it", "does not solve it") if solved else ("beats the baseline", "does not beat the baseline")
+    def short(g):   # fewer steps than the paper, or the paper's budget not known
+        return theirs(g.T) is None or ours(g) < theirs(g.T)
+
+    def budget(g):
+        return (f"{ours(g):,} steps against the paper's ~{theirs(g.T):,}" if theirs(g.T) is not None
+                else f"{ours(g):,} steps; the paper's budget is not known")
+
+    does, doesnt = ("solves it", "does not solve it") if solved else ("beats the baseline",
+                                                                     "does not beat the baseline")
     missing = [g for g in gs if g.T in paper_beats and not hit(g)]
-    short = [g for g in missing if theirs(g.T) is not None and ours(g) < theirs(g.T)]
-    long = [g for g in missing if g not in short]
     extra = [g.T for g in gs if g.T not in paper_beats and hit(g)]
+    negatives = [g for g in gs if g.T not in paper_beats and not hit(g)]
     parts = []
     if extra:
         parts.append(f"**contradicted**: ours {does} at T={', '.join(map(str, extra))}, the paper's does not")
-    if long:
-        parts.append(f"**contradicted**: ours {doesnt} at T={', '.join(str(g.T) for g in long)}")
-    if short:
-        parts.append(f"**not reproduced at this budget**: ours {doesnt} at " + ", ".join(
-            f"T={g.T} ({ours(g):,} steps against the paper's ~{theirs(g.T):,})" for g in short))
-    verdict = "; ".join(parts) or "**agrees**"
+    if [g for g in missing if not short(g)]:
+        parts.append(f"**contradicted**: ours {doesnt} at "
+                     f"T={', '.join(str(g.T) for g in missing if not short(g))}")
+    if [g for g in missing if short(g)]:
+        parts.append(f"**not reproduced at this budget**: ours {doesnt} at "
+                     + ", ".join(f"T={g.T} ({budget(g)})" for g in missing if short(g)))
+    if not parts:
+        weak = [g for g in negatives if short(g)]
+        if weak and len(weak) == len(gs):
+            parts.append("**consistent at this shorter budget** ("
+                         + ", ".join(f"T={g.T}: {budget(g)}" for g in weak) + ")")
+        elif weak:
+            parts.append("**agrees** (at " + ", ".join(f"T={g.T}" for g in weak)
+                         + " only at a shorter budget than the paper's)")
+        else:
+            parts.append("**agrees**")
     detail = (f"T={g.T}: solved {g.solved}/{len(g.done)} seeds" for g in gs) if solved else map(fmt_verdict, gs)
-    return verdict + "; " + "; ".join(detail)
+    return "; ".join(parts) + "; " + "; ".join(detail)
 
 
 def check_budget(budget: str) -> str:

@@ -68,8 +68,8 @@ def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> 
     rule = ", ".join(f"{t}: below {f}x" for t, f in sorted({(g.task, g.beats_at) for g in groups.values()}))
     lines += ["", f"A seed *beats* the memoryless baseline when its final loss ends below a fraction of it ({rule}"
               f"{'; ' + repro.beats_rule if repro.beats_rule else ''}); an arm "
-              f"beats it when its median seed does (\"beats\" counts seeds). Outcomes on these tasks are "
-              f"bimodal (a seed leaves the plateau or does not), so arms are compared by a two-sided exact "
+              f"beats it when more than half of its seeds do (\"beats\" counts them). Outcomes on these tasks are "
+              f"often bimodal (a seed leaves the plateau or does not), so arms are compared by a two-sided exact "
               f"permutation test on log final loss: below p = {ALPHA} they differ, otherwise \"within noise\" "
               f"(Fisher's exact p on the beating counts is shown beside it, for information). Solved: "
               + "; ".join(sorted({_solved_rule(g) for g in groups.values()})) + "."]
@@ -146,7 +146,7 @@ def _plots(groups, folder: Path) -> list[str]:
         M = np.full((len(labels), len(cols)), np.nan)
         for g in groups.values():
             if g.done:
-                M[labels.index(g.label), cols.index((g.task, g.T))] = g.ratio
+                M[labels.index(g.label), cols.index((g.task, g.T))] = g.median_ratio
         fig, ax = plt.subplots(figsize=(1.1 * len(cols) + 2.5, 0.42 * len(labels) + 1.6))
         logm = np.log10(np.clip(M, 1e-4, None))
         im = ax.imshow(logm, cmap="RdYlGn_r", vmin=-3, vmax=0.5, aspect="auto")
@@ -156,8 +156,8 @@ def _plots(groups, folder: Path) -> list[str]:
                     ax.text(j, i, f"{M[i, j]:.2g}", ha="center", va="center", fontsize=7)
         ax.set_xticks(range(len(cols)), [f"{t}\nT={T}" for t, T in cols], fontsize=7)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
-        fig.colorbar(im, ax=ax, label="log10(final loss / baseline)")
-        ax.set_title("final held-out loss relative to the baseline")
+        fig.colorbar(im, ax=ax, label="log10(median final loss / baseline)")
+        ax.set_title("median final held-out loss over seeds, relative to the baseline")
         fig.tight_layout()
         _save(fig, folder / "heatmap.png")
         plt.close(fig)

@@ -83,9 +83,9 @@ def load_records(results: Path) -> dict:
     return {r["run_id"]: r for r in MetricsLog(results / RECORDS).records() if "run_id" in r}
 
 
-#: Measured here: two workers on two cores each run this much slower than one alone
-#: (shared caches, memory bandwidth and clock); the estimate multiplies by it when
-#: the pool fills the machine.
+#: Measured on the project's 2-core machine (and assumed elsewhere): workers filling every
+#: core each run this much slower than one alone (shared caches, memory bandwidth and clock);
+#: the estimate multiplies by it when the pool fills the machine.
 CONTENTION = 1.25
 
 
@@ -118,7 +118,9 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
                 run = _Run(cfg)
                 run.update()
                 times = []
-                clock = time.process_time
+                # CPU time ignores other work on the machine, but adds up every thread: with
+                # several BLAS threads per worker, wall time is the honest measure
+                clock = time.process_time if threads <= 1 else time.perf_counter
                 for _ in range(5):
                     t0 = clock()
                     run.update()

@@ -45,7 +45,17 @@ def execute_run(spec: dict) -> dict:
     return {**base, "status": "done", **_curves(run_dir), "final": res.final, "solved": bool(task.is_solved(res.final)),
             "train_seconds": res.train_seconds, "steps_per_second": res.steps_per_second,
             "resumed_from": res.resumed_from, "skipped": res.skipped,
-            "grad_by_lag": gradient_by_lag_record(cfg, run_dir)}
+            "grad_by_lag": _diagnostic_or_none(cfg, run_dir)}
+
+
+def _diagnostic_or_none(cfg, run_dir):
+    """The diagnostic, or None when it cannot be made (a finished run whose checkpoint was removed):
+    a missing figure must not lose the run's record."""
+    try:
+        return gradient_by_lag_record(cfg, run_dir)
+    except (OSError, ValueError, KeyError) as exc:
+        logging.getLogger(__name__).warning("%s: no gradient-by-lag diagnostic (%s)", run_dir, exc)
+        return None
 
 
 def gradient_by_lag_record(cfg: TrainConfig, run_dir: Path) -> dict:
