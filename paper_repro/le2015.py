@@ -2,6 +2,7 @@
 import sys
 
 from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
+from lstmlab.repro.base import ADDING_CONVINCING, ADDING_CONVINCING_RULE
 from lstmlab.training import TrainConfig
 
 TS = (150, 200, 300, 400)
@@ -29,11 +30,10 @@ class Le2015(Reproduction):
         "outcomes are as summarised by Arjovsky et al. (2016, Sec. 4.2); its own Sec. 4.1 text could not be "
         "consulted here.")
     default_seeds = {"quick": 1, "paper": 2}
-    beats_rule = ("\"solves\" is read as below 0.25x, since a model that reads only one of the two marked "
-                  "values already reaches 0.5x")
+    beats_rule = ADDING_CONVINCING_RULE
 
     def beats_at(self, task):
-        return 0.25
+        return ADDING_CONVINCING
 
     def budget_note(self, budget):
         if budget == "quick":

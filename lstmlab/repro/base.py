@@ -17,6 +17,11 @@ BUDGETS = ("quick", "paper")
 #: A run "beats the baseline" when its final held-out loss is below this fraction of it;
 #: an arm does when more than half of its seeds do (one lucky seed does not decide).
 BEATS = 0.9
+#: On the adding task a model that reads only one of the two marked values reaches 0.5x the
+#: baseline (MSE 1/12); beating it "convincingly" is read as below this fraction.
+ADDING_CONVINCING = 0.25
+ADDING_CONVINCING_RULE = (f"on adding, beating the baseline \"convincingly\" is read as below {ADDING_CONVINCING}x, "
+                          f"since a model that reads only one of the two marked values already reaches 0.5x")
 #: The loss a NaN or infinite final loss is counted as (worse than any finite one).
 WORST = 1e30
 #: Two arms differ when the two-sided exact permutation test on log final loss gives p below
