@@ -83,7 +83,12 @@ class Greff2017(Reproduction):
         return out
 
     def sections(self, groups):
-        lines = ["## Ranking (median final held-out loss over seeds, best first)", ""]
+        lines = []
+        for task, gs in self._by_task(groups).items():
+            if gs and not any(g.solved for g in gs.values()):
+                lines += [f"**{task}: no arm solved it in any seed**, so its comparisons above are between losses "
+                          f"near the baseline (plateau levels), not between solutions.", ""]
+        lines += ["## Ranking (median final held-out loss over seeds, best first)", ""]
         for task, gs in self._by_task(groups).items():
             ranked = sorted((g for g in gs.values() if g.done), key=lambda g: g.median)
             lines.append(f"- {task} (T={ranked[0].T if ranked else '?'}): "
