@@ -41,10 +41,8 @@ class Arjovsky2016(Reproduction):
         "minutes: in our trials with Adam at 1e-2 the LSTM left the plateau within about 1,800 steps in every "
         "seed (at 3e-3 some seeds needed more than 2,000).")
     default_seeds = {"quick": 4, "paper": 2}
+    beat_fractions = {"adding": ADDING_CONVINCING}
     beats_rule = ADDING_CONVINCING_RULE
-
-    def beats_at(self, task):
-        return ADDING_CONVINCING if task == "adding" else super().beats_at(task)
 
     def budget_note(self, budget):
         if budget == "quick":

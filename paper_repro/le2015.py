@@ -30,10 +30,8 @@ class Le2015(Reproduction):
         "outcomes are as summarised by Arjovsky et al. (2016, Sec. 4.2); its own Sec. 4.1 text could not be "
         "consulted here.")
     default_seeds = {"quick": 1, "paper": 2}
+    beat_fractions = {"adding": ADDING_CONVINCING}
     beats_rule = ADDING_CONVINCING_RULE
-
-    def beats_at(self, task):
-        return ADDING_CONVINCING
 
     def budget_note(self, budget):
         if budget == "quick":

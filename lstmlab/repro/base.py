@@ -7,7 +7,9 @@ naming the arm being compared: a variant, or a variant and its initialisation.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from math import comb
 
 import numpy as np
 
@@ -22,6 +24,8 @@ BEATS = 0.9
 ADDING_CONVINCING = 0.25
 ADDING_CONVINCING_RULE = (f"on adding, beating the baseline \"convincingly\" is read as below {ADDING_CONVINCING}x, "
                           f"since a model that reads only one of the two marked values already reaches 0.5x")
+#: One JSON line per invocation of a reproduction in its results folder (start, seconds, runs recorded).
+INVOCATIONS = "invocations.jsonl"
 #: The loss a NaN or infinite final loss is counted as (worse than any finite one).
 WORST = 1e30
 #: Two arms differ when the two-sided exact permutation test on log final loss gives p below
@@ -95,10 +99,6 @@ class Group:
         return bool(self.done) and self.beats * 2 > len(self.done)
 
     @property
-    def seeds(self) -> list:
-        return [r["seed"] for r in self.done]
-
-    @property
     def steps_per_second(self) -> float:
         v = [r["steps_per_second"] for r in self.done if r.get("steps_per_second")]
         return float(np.mean(v)) if v else float("nan")
@@ -142,7 +142,9 @@ class Reproduction:
     paper = ""
     description = ""
     default_seeds = {"quick": 1, "paper": 1}
-    #: Why the fractions of :meth:`beats_at` are what they are (shown in the summary).
+    #: task -> the fraction of its baseline a seed must end below to beat it (``BEATS`` otherwise).
+    beat_fractions: dict = {}
+    #: Why those fractions are what they are (shown in the summary).
     beats_rule = ""
 
     def configs(self, budget: str, seeds: int) -> list[TrainConfig]:
@@ -154,7 +156,7 @@ class Reproduction:
 
     def beats_at(self, task: str) -> float:
         """A seed beats the baseline of ``task`` when its final loss is below this fraction of it."""
-        return BEATS
+        return self.beat_fractions.get(task, BEATS)
 
     def budget_note(self, budget: str) -> str:
         """One line shown at the top of the summary: what this budget can and cannot show."""
@@ -179,15 +181,12 @@ def permutation_p(a, b) -> float:
     2 seeds against 2 the smallest possible p is 1/3: such a comparison can
     never leave "within noise", which is the honest reading.
     """
-    import itertools
-    a = np.log(np.clip(np.nan_to_num(np.asarray(a, float), nan=WORST, posinf=WORST), 1e-300, WORST))
-    b = np.log(np.clip(np.nan_to_num(np.asarray(b, float), nan=WORST, posinf=WORST), 1e-300, WORST))
+    a, b = _log_losses(a), _log_losses(b)
     if len(a) == 0 or len(b) == 0:
         return float("nan")
     pool, n = np.concatenate([a, b]), len(a)
     obs = abs(a.mean() - b.mean())
     total = len(pool)
-    from math import comb
     if comb(total, n) <= 20000:
         splits = (np.array(c) for c in itertools.combinations(range(total), n))
         count = num = 0
@@ -205,10 +204,14 @@ def permutation_p(a, b) -> float:
     return (num + 1) / 20001
 
 
+def _log_losses(x) -> np.ndarray:
+    """log of final losses, NaN/inf counted as ``WORST`` and 0 kept finite: the tested statistic's scale."""
+    return np.log(np.clip(np.nan_to_num(np.asarray(x, float), nan=WORST, posinf=WORST), 1e-300, WORST))
+
+
 def min_p(n1: int, n2: int) -> float:
     """Smallest two-sided p of the exact permutation test with n1 and n2 seeds: the most extreme
     split and its mirror image (one split when n1 != n2 cannot mirror)."""
-    from math import comb
     if n1 == 0 or n2 == 0:
         return 1.0
     return (2 if n1 == n2 else 1) / comb(n1 + n2, n1)
@@ -244,8 +247,7 @@ class Comparison:
             return "untestable"
         if not self.p_loss < ALPHA:
             return "within noise"
-        la, lb = np.log(np.clip(self.a.losses(), 1e-300, None)), np.log(np.clip(self.b.losses(), 1e-300, None))
-        return "lower" if la.mean() < lb.mean() else "higher"
+        return "lower" if _log_losses(self.a.losses()).mean() < _log_losses(self.b.losses()).mean() else "higher"
 
     def text(self) -> str:
         a, b = self.a, self.b

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..training.checkpoint import atomic_write_bytes, atomic_write_text
-from .base import ALPHA, fmt_loss, group_records
+from .base import ALPHA, INVOCATIONS, fmt_loss, group_records
 
 _log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ def write_report(repro, records, folder, *, budget: str, command: str, versions:
 def _invocations(folder: Path) -> tuple[float, int]:
     """Seconds and count of the invocations that recorded runs in ``folder`` (re-renders add none)."""
     from ..training.records import MetricsLog
-    from .run import INVOCATIONS
     recs = [r for r in MetricsLog(folder / INVOCATIONS).records() if r.get("runs_recorded")]
     return sum(float(r.get("seconds", 0.0)) for r in recs), len(recs)
 

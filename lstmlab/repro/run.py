@@ -6,13 +6,10 @@ import dataclasses
 import logging
 import sys
 import time
+from pathlib import Path
 
 from ..training.records import versions
-from .base import check_budget
-
-
-#: One JSON line per invocation of a reproduction in its results folder (start, seconds, runs recorded).
-INVOCATIONS = "invocations.jsonl"
+from .base import INVOCATIONS, check_budget
 
 
 def available() -> dict:
@@ -80,17 +77,14 @@ def run(repro, args, command: str) -> int:
         raise ValueError(f"--seeds: expected a positive integer, got {seeds!r}")
     if args.steps is not None and args.steps < 1:
         raise ValueError(f"--steps: expected a positive integer, got {args.steps}")
-    configs = select(repro.configs(budget, seeds), getattr(args, "arms", None), getattr(args, "only_T", None),
-                     repro.name, budget)
+    configs = select(repro.configs(budget, seeds), args.arms, args.only_T, repro.name, budget)
     if args.steps is not None:
         configs = [dataclasses.replace(c, steps=args.steps, eval_every=min(c.eval_every, args.steps),
                                        warmup=0) for c in configs]
     results = args.results or f"results/{repro.name}-{budget}"
     description = (f"budget={budget} seeds={seeds}" + (f" steps={args.steps}" if args.steps else "")
-                   + (f" arms={args.arms}" if getattr(args, "arms", None) else "")
-                   + (f" T={args.only_T}" if getattr(args, "only_T", None) else ""))
+                   + (f" arms={args.arms}" if args.arms else "") + (f" T={args.only_T}" if args.only_T else ""))
     if args.dry_run:
-        from pathlib import Path
         from ..sweep.sweep import _fmt, estimate_seconds, specs_for
         pool = LocalExecutor(args.workers)
         workers = pool.workers
@@ -104,8 +98,6 @@ def run(repro, args, command: str) -> int:
         executor = DaskExecutor(args.scheduler, timeout=args.timeout).connect()
     else:
         executor = LocalExecutor(args.workers)
-    from pathlib import Path
-
     from ..sweep import load_records
     from ..training.records import MetricsLog
     before = len(load_records(Path(results))) if Path(results).is_dir() else 0

@@ -94,9 +94,9 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
 
     Each distinct shape is measured here with the workers' thread count, after
     one warm-up update (which compiles the variant, filling the on-disk cache
-    the workers then use): the median of 5 updates, one held-out evaluation
-    and one checkpoint, in this process's CPU time, so that other work on the
-    machine does not inflate it. Runs are then packed onto the workers longest first, so
+    the workers then use): the median of 5 updates and one held-out evaluation,
+    in this process's CPU time with one thread (so that other work on the
+    machine does not inflate it; wall time with several), and one checkpoint. Runs are then packed onto the workers longest first, so
     a grid with a few long runs is not estimated as if it split evenly.
     """
     import os
@@ -107,6 +107,9 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
 
     from ..training.loop import _Run, evaluate
     per_shape, costs = {}, []
+    # CPU time ignores other work on the machine but adds up every thread: with several
+    # BLAS threads per worker, wall time is the honest measure
+    clock = time.process_time if threads <= 1 else time.perf_counter
     with threadpool_limits(limits=max(int(threads), 1)), tempfile.TemporaryDirectory() as tmp:
         for s in specs:
             c = s["config"]
@@ -118,9 +121,6 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
                 run = _Run(cfg)
                 run.update()
                 times = []
-                # CPU time ignores other work on the machine, but adds up every thread: with
-                # several BLAS threads per worker, wall time is the honest measure
-                clock = time.process_time if threads <= 1 else time.perf_counter
                 for _ in range(5):
                     t0 = clock()
                     run.update()
