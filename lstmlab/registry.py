@@ -55,12 +55,24 @@ def register(name_or_cls=None, *, name: str | None = None, override: bool = Fals
                              f"pass override=True to replace it")
         cls._spec = None
         describe(cls, key)
+        _forget_kernels(cls)
         _REGISTRY[key] = cls
         return cls
 
     if isinstance(name_or_cls, type):
         return deco(name_or_cls)
     return deco
+
+
+def _forget_kernels(cls) -> None:
+    """Drop the kernels compiled for ``cls``, so a changed class re-registered runs its new maths."""
+    import sys
+    from . import engine  # lazily: the engine imports the variant modules' machinery
+    engine.forget(cls)
+    cuda_engine = sys.modules.get("lstmlab.cuda.engine")  # never import the CUDA backend just for this
+    forget = getattr(cuda_engine, "forget", None)
+    if forget is not None:
+        forget(cls)
 
 
 def unregister(name: str) -> None:

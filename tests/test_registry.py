@@ -1,10 +1,12 @@
 """Registry: names, globs, suggestions, duplicates, plugins, contract errors."""
 from importlib import metadata
 
+import numpy as np
 import pytest
 
 import lstmlab
 from lstmlab import registry
+from lstmlab.scalar import tanh
 from lstmlab.variant import Product, Stage, Variant, VariantError
 from lstmlab.variants import LSTM
 
@@ -112,3 +114,27 @@ def test_contract_errors_caught_at_registration(cls, match):
     with pytest.raises(VariantError, match=match):
         lstmlab.register(cls, name="tmp_bad")
     assert "tmp_bad" not in lstmlab.names()
+
+
+def test_override_recompiles_a_changed_class():
+    """Re-registering a changed class runs its new maths, not the kernels compiled before."""
+    class Scaled(Variant):
+        """h_t = SCALE * tanh(x_n + a_n)."""
+        inputs, state, gated = ("n",), ("h",), False
+        SCALE = 1.0
+
+        @staticmethod
+        def forward(x_n, a_n):
+            return (SCALE * tanh(x_n + a_n),)  # noqa: F821 - a class constant, bound by lstmlab
+
+    x = np.random.default_rng(0).standard_normal((3, 2, 4))
+    lstmlab.register(Scaled, name="tmp_scaled")
+    try:
+        y1, _, _ = lstmlab.RNN("tmp_scaled", 4, 5, dtype=np.float64, seed=0).forward(x)
+        Scaled.SCALE = 0.5
+        lstmlab.register(Scaled, name="tmp_scaled", override=True)
+        y2, _, _ = lstmlab.RNN("tmp_scaled", 4, 5, dtype=np.float64, seed=0).forward(x)
+    finally:
+        lstmlab.unregister("tmp_scaled")
+    assert np.abs(y1).max() > 0.1
+    np.testing.assert_allclose(y2[0], 0.5 * y1[0], rtol=1e-12)
