@@ -1,11 +1,11 @@
-"""The example plugin package under examples/ installs and its variant works through the entry point."""
+"""The example plugin package under variants/ installs and its variant works through the entry point."""
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "examples" / "lstmlab-example-variants"
+PKG = Path(__file__).resolve().parents[1] / "variants" / "lstmlab-example-variants"
 
 
 @pytest.fixture(scope="module")

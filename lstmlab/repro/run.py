@@ -1,4 +1,4 @@
-"""Command line of a reproduction: ``lstmlab repro NAME`` and ``python paper_repro/NAME.py``."""
+"""Command line of a reproduction: ``lstmlab repro NAME``, or a script of your own through :func:`script_main`."""
 from __future__ import annotations
 
 import argparse
@@ -13,9 +13,9 @@ from .base import INVOCATIONS, check_budget
 
 
 def available() -> dict:
-    """name -> Reproduction instance, from ``lstmlab.paper_repro``."""
-    from .. import _import_mapped
-    return dict(_import_mapped("paper_repro").REPRODUCTIONS)
+    """name -> Reproduction instance, from ``lstmlab.repro.papers``."""
+    from . import papers
+    return dict(papers.REPRODUCTIONS)
 
 
 def get_reproduction(name: str):
@@ -120,7 +120,7 @@ def run(repro, args, command: str) -> int:
 
 
 def script_main(repro, argv=None) -> int:
-    """``python paper_repro/NAME.py [--quick] ...``"""
+    """The command line of a reproduction run as a script of its own: ``python my_repro.py [--quick] ...``."""
     p = argparse.ArgumentParser(prog=f"{repro.name}.py", description=f"{repro.title}. {repro.description}")
     add_arguments(p)
     args = p.parse_args(argv)

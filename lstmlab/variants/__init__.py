@@ -1,6 +1,8 @@
 """Built-in variants, one module per family; importing registers them.
 
-Shipped as ``lstmlab.variants`` (PyPI has an unrelated top-level ``variants``).
+Your own variants need no place in this package: register them from any module, or
+ship them in a package of your own through the ``lstmlab.variants`` entry-point
+group (the top-level ``variants/`` folder of a source checkout holds a worked example).
 """
 from .lstm import LSTM
 from .peephole import Peephole

@@ -1,7 +1,6 @@
 """Hochreiter & Schmidhuber (1997), Experiment 4: the original adding problem."""
-import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled
 from lstmlab.training import TrainConfig
 
 TS = (100, 500, 1000)
@@ -97,6 +96,3 @@ class Hochreiter1997(Reproduction):
 
 
 REPRO = Hochreiter1997()
-
-if __name__ == "__main__":
-    sys.exit(script_main(REPRO))

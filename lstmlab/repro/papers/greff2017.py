@@ -1,8 +1,7 @@
 """Greff et al. (2017): the vanilla LSTM, its eight variants, and four relatives, at one budget."""
 import math
-import sys
 
-from lstmlab.repro import ALPHA, Reproduction, compare_groups, script_main
+from lstmlab.repro import ALPHA, Reproduction, compare_groups
 from lstmlab.training import TrainConfig
 
 VANILLA = "peephole"
@@ -120,6 +119,3 @@ def _versus(g, vanilla, hurts=None) -> str:
 
 
 REPRO = Greff2017()
-
-if __name__ == "__main__":
-    sys.exit(script_main(REPRO))

@@ -1,7 +1,6 @@
 """Le, Jaitly & Hinton (2015), Sec. 4.1: IRNN, LSTM and tanh RNN on the adding problem."""
-import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled
 from lstmlab.repro.base import ADDING_CONVINCING, ADDING_CONVINCING_RULE
 from lstmlab.training import TrainConfig
 
@@ -76,6 +75,3 @@ class Le2015(Reproduction):
 
 
 REPRO = Le2015()
-
-if __name__ == "__main__":
-    sys.exit(script_main(REPRO))

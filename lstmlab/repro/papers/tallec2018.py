@@ -1,7 +1,6 @@
 """Tallec & Ollivier (2018): chrono initialisation against the default forget bias on the copy task."""
-import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare
 from lstmlab.training import TrainConfig
 
 ARMS = {"lstm-fb1": dict(variant="lstm", init="default"), "lstm-chrono": dict(variant="lstm", init="chrono"),
@@ -52,6 +51,3 @@ class Tallec2018(Reproduction):
 
 
 REPRO = Tallec2018()
-
-if __name__ == "__main__":
-    sys.exit(script_main(REPRO))

@@ -1,7 +1,6 @@
 """Arjovsky, Shah & Bengio (2016), Sec. 4: tanh RNN, IRNN and LSTM on the copy and adding tasks."""
-import sys
 
-from lstmlab.repro import Reproduction, beat_claim, compare, pooled, script_main
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled
 from lstmlab.repro.base import ADDING_CONVINCING, ADDING_CONVINCING_RULE
 from lstmlab.training import TrainConfig
 
@@ -111,6 +110,3 @@ class Arjovsky2016(Reproduction):
 
 
 REPRO = Arjovsky2016()
-
-if __name__ == "__main__":
-    sys.exit(script_main(REPRO))

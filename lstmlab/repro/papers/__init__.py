@@ -1,6 +1,8 @@
-"""The paper reproductions, shipped as ``lstmlab.paper_repro`` (PyPI has an unrelated
-top-level ``paper_repro``). Each module defines one :class:`lstmlab.repro.Reproduction`
-and runs as a script: ``python paper_repro/NAME.py --quick`` or ``lstmlab repro NAME --quick``.
+"""The built-in paper reproductions, one module per paper.
+
+Each module defines one :class:`lstmlab.repro.Reproduction`; run it with
+``lstmlab repro NAME --quick`` (or ``python -m lstmlab repro NAME --quick``). Their
+committed results live outside the package, in the source tree's ``paper_repro/results/``.
 """
 from .arjovsky2016 import REPRO as _arjovsky2016
 from .greff2017 import REPRO as _greff2017
