@@ -184,22 +184,26 @@ def _cmd_tasks(args) -> int:
 
 
 def _add_repro(sub):
+    from .repro.registry import reproduction_names
     from .repro.run import add_arguments
+    known = ", ".join(reproduction_names())
     p = sub.add_parser("repro", help="re-run a paper's experiment across variants: tables, plots, sweeps",
                        description="Run a paper reproduction (a grid of training runs) on a local process pool "
                                    "or a Dask cluster, then write summary.md, summary.csv, runs.jsonl and PNG "
                                    "plots into the results folder. Re-running the same command skips finished "
                                    "runs and resumes unfinished ones from their checkpoints. NAME is one of "
-                                   "`lstmlab repro --list`.",
+                                   f"{known} (built-in and from plugins in the 'lstmlab.reproductions' "
+                                   "entry-point group; `lstmlab repro --list` gives their papers).",
                        epilog="example: lstmlab repro arjovsky2016 --quick --results results/arjovsky-quick")
-    p.add_argument("name", nargs="?", help="the reproduction to run")
+    p.add_argument("name", nargs="?", metavar="NAME", help=f"the reproduction to run: {known}")
     p.add_argument("--list", action="store_true", help="list the reproductions and exit")
     add_arguments(p)
     p.set_defaults(func=_cmd_repro)
 
 
 def _cmd_repro(args) -> int:
-    from .repro.run import available, get_reproduction, run
+    from .repro.registry import available, get_reproduction
+    from .repro.run import run
     if args.list or not args.name:
         for name, r in sorted(available().items()):
             print(f"{name}: {r.title}\n    {r.paper}")

@@ -59,7 +59,7 @@ def test_plugins_load_lazily_and_broken_one_warns(monkeypatch):
         reference = "plugin"
     eps = [_EP("plugged", "pkg:Plugged", Plugged), _EP("broken", "badpkg:Cell", exc=ImportError("no badpkg"))]
     monkeypatch.setattr(metadata, "entry_points", lambda group: eps if group == "lstmlab.variants" else [])
-    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry.VARIANTS, "_plugins_loaded", False)
     with pytest.warns(RuntimeWarning, match="'broken'.*no badpkg"):
         assert "plugged" in lstmlab.names()
     assert lstmlab.get("plugged") is Plugged

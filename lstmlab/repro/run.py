@@ -10,20 +10,7 @@ from pathlib import Path
 
 from ..training.records import versions
 from .base import INVOCATIONS, check_budget
-
-
-def available() -> dict:
-    """name -> Reproduction instance, from ``lstmlab.repro.papers``."""
-    from . import papers
-    return dict(papers.REPRODUCTIONS)
-
-
-def get_reproduction(name: str):
-    from ..registry import unknown_name_message
-    repros = available()
-    if name not in repros:
-        raise KeyError(unknown_name_message("reproduction", name, repros))
-    return repros[name]
+from .registry import available, get_reproduction  # noqa: F401 - still importable from here
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -5,25 +5,22 @@ baseline: the loss of the best predictor that does not remember the inputs it
 has to carry across the delay. A run "beats the baseline" only when its
 held-out loss is clearly below that number.
 
-Tasks register by name with :func:`register_task` (a decorator); third-party
-packages can add tasks through the entry-point group ``lstmlab.tasks``, loaded
-lazily (a broken one warns and is skipped).
+Tasks register by name with :func:`register_task` (a decorator) in ``TASKS``, a
+:class:`lstmlab.registry.Registry`; third-party packages can add tasks through the
+entry-point group ``lstmlab.tasks``, loaded lazily (a broken one warns and is skipped).
 """
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..registry import load_entry_points, unknown_name_message
+from ..registry import Registry, UnknownNameError
 
 __all__ = ["Batch", "Task", "register_task", "get_task", "task_names", "make_task", "UnknownTaskError",
-           "TASK_ENTRY_POINT_GROUP"]
+           "TASK_ENTRY_POINT_GROUP", "TASKS"]
 
 TASK_ENTRY_POINT_GROUP = "lstmlab.tasks"
-_TASKS: dict[str, type] = {}
-_plugins_loaded = False
 
 #: Offset mixed into the seed of a held-out set, so it never overlaps a training stream.
 _HELDOUT_STREAM = 0x4E1D
@@ -144,53 +141,36 @@ class Task:
         return f"{self.name} (T={self.T}): baseline {self.baseline():.6g} - {self.baseline_rule}"
 
 
+class UnknownTaskError(UnknownNameError):
+    """No task is registered under that name."""
+
+
+def _validate_task(cls, name: str) -> None:
+    if cls.readout not in ("every", "last"):
+        raise ValueError(f"task {name!r}: readout must be 'every' or 'last', got {cls.readout!r}")
+    if cls.loss not in ("xent", "mse"):
+        raise ValueError(f"task {name!r}: loss must be 'xent' or 'mse', got {cls.loss!r}")
+    cls.name = name
+
+
+TASKS = Registry("task", Task, TASK_ENTRY_POINT_GROUP, validate=_validate_task, default_name=lambda cls: cls.name,
+                 builtins="lstmlab.tasks", error=UnknownTaskError)
+_TASKS = TASKS._entries
+
+
 def register_task(name: str | None = None, *, override: bool = False):
-    """Class decorator: register a :class:`Task` subclass under ``name``."""
-    def deco(cls):
-        if not (isinstance(cls, type) and issubclass(cls, Task)):
-            raise TypeError(f"register_task: expected a Task subclass, got {cls!r}")
-        key = name or cls.name
-        if not key:
-            raise ValueError("register_task: the task needs a name")
-        if key in _TASKS and _TASKS[key] is not cls and not override:
-            raise ValueError(f"register_task: a task named {key!r} is already registered; pass override=True")
-        if cls.readout not in ("every", "last"):
-            raise ValueError(f"task {key!r}: readout must be 'every' or 'last', got {cls.readout!r}")
-        if cls.loss not in ("xent", "mse"):
-            raise ValueError(f"task {key!r}: loss must be 'xent' or 'mse', got {cls.loss!r}")
-        cls.name = key
-        _TASKS[key] = cls
-        return cls
-    return deco
-
-
-class UnknownTaskError(KeyError):
-    def __str__(self):
-        return str(self.args[0])
-
-
-def _load_plugins():
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    load_entry_points(TASK_ENTRY_POINT_GROUP, "task", Task, _TASKS, lambda cls, n: register_task(n)(cls))
+    """Class decorator: register a :class:`Task` subclass under ``name`` (default: its ``name``)."""
+    return TASKS.register(name, override=override)
 
 
 def task_names(pattern: str = "*") -> list[str]:
-    _load_plugins()
-    return sorted(n for n in _TASKS if fnmatch.fnmatchcase(n, pattern))
+    """Sorted registered task names matching the glob ``pattern``."""
+    return TASKS.names(pattern)
 
 
 def get_task(name: str) -> type:
     """The task class registered as ``name``; unknown names get close matches."""
-    if not isinstance(name, str):
-        raise TypeError(f"task: expected a task name, got {type(name).__name__}")
-    if name not in _TASKS:
-        _load_plugins()
-    if name not in _TASKS:
-        raise UnknownTaskError(unknown_name_message("task", name, _TASKS))
-    return _TASKS[name]
+    return TASKS.get(name)
 
 
 def make_task(name: str, T: int) -> Task:

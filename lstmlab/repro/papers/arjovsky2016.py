@@ -1,6 +1,6 @@
 """Arjovsky, Shah & Bengio (2016), Sec. 4: tanh RNN, IRNN and LSTM on the copy and adding tasks."""
 
-from lstmlab.repro import Reproduction, beat_claim, compare, pooled
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled, register_reproduction
 from lstmlab.repro.base import ADDING_CONVINCING, ADDING_CONVINCING_RULE
 from lstmlab.training import TrainConfig
 
@@ -23,6 +23,7 @@ PAPER_BEATS = {"copy": {"rnn": (), "irnn": (), "lstm": (100,)},
 QUICK = dict(task="adding", T=100, hidden=64, steps=2500, batch_size=32, optimizer="adam", lr=1e-2)
 
 
+@register_reproduction()
 class Arjovsky2016(Reproduction):
     name = "arjovsky2016"
     title = "Arjovsky et al. 2016: tanh RNN, IRNN and LSTM on copy memory and adding"
@@ -107,6 +108,3 @@ class Arjovsky2016(Reproduction):
                                    else " (not claimed at this T)"),
                                 compare(by[(T, "lstm")], by[(T, "rnn")])))
         return out
-
-
-REPRO = Arjovsky2016()

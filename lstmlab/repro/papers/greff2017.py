@@ -1,7 +1,7 @@
 """Greff et al. (2017): the vanilla LSTM, its eight variants, and four relatives, at one budget."""
 import math
 
-from lstmlab.repro import ALPHA, Reproduction, compare_groups
+from lstmlab.repro import ALPHA, Reproduction, compare_groups, register_reproduction
 from lstmlab.training import TrainConfig
 
 VANILLA = "peephole"
@@ -9,6 +9,7 @@ GREFF = ("peephole", "nig", "nfg", "nog", "niaf", "noaf", "np", "cifg", "fgr")
 OTHERS = ("lstm", "gru", "janet", "mgu", "rnn")   # rnn: the tanh RNN, a floor without gates
 
 
+@register_reproduction()
 class Greff2017(Reproduction):
     name = "greff2017"
     title = "Greff et al. 2017: LSTM variants on copy and adding"
@@ -116,6 +117,3 @@ def _versus(g, vanilla, hurts=None) -> str:
             f"beats the baseline {g.beats}/{len(g.done)} vs {vanilla.beats}/{len(vanilla.done)}; solved "
             f"{g.solved}/{len(g.done)} vs {vanilla.solved}/{len(vanilla.done)}; permutation p = {c.p_loss:.2g}, "
             f"Fisher p = {c.p_beat:.2g}")
-
-
-REPRO = Greff2017()

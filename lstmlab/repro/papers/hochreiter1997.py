@@ -1,6 +1,6 @@
 """Hochreiter & Schmidhuber (1997), Experiment 4: the original adding problem."""
 
-from lstmlab.repro import Reproduction, beat_claim, compare, pooled
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled, register_reproduction
 from lstmlab.training import TrainConfig
 
 TS = (100, 500, 1000)
@@ -16,6 +16,7 @@ OUR_STEPS = {100: 4000, 500: 10000, 1000: 20000}
 PAPER_STEPS = {100: 74_000 // 20, 500: 209_000 // 20, 1000: 853_000 // 20}
 
 
+@register_reproduction()
 class Hochreiter1997(Reproduction):
     name = "hochreiter1997"
     title = "Hochreiter & Schmidhuber 1997: the adding problem"
@@ -93,6 +94,3 @@ class Hochreiter1997(Reproduction):
             cells = [f"{by[(T, arm)].solved}/{len(by[(T, arm)].done)}" if (T, arm) in by else "—" for T in Ts]
             lines.append(f"| {arm} | " + " | ".join(cells) + " |")
         return lines
-
-
-REPRO = Hochreiter1997()

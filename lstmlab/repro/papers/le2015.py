@@ -1,6 +1,6 @@
 """Le, Jaitly & Hinton (2015), Sec. 4.1: IRNN, LSTM and tanh RNN on the adding problem."""
 
-from lstmlab.repro import Reproduction, beat_claim, compare, pooled
+from lstmlab.repro import Reproduction, beat_claim, compare, pooled, register_reproduction
 from lstmlab.repro.base import ADDING_CONVINCING, ADDING_CONVINCING_RULE
 from lstmlab.training import TrainConfig
 
@@ -14,6 +14,7 @@ PAPER_STEPS = 1_000_000
 PAPER_STEPS_OURS = 8000
 
 
+@register_reproduction()
 class Le2015(Reproduction):
     name = "le2015"
     title = "Le et al. 2015: IRNN against LSTM and tanh RNN on the adding problem"
@@ -72,6 +73,3 @@ class Le2015(Reproduction):
                             + ("" if T > 150 else " (not claimed at T = 150: both solve it)"),
                             compare(by[(T, "irnn")], by[(T, "rnn")])))
         return out
-
-
-REPRO = Le2015()

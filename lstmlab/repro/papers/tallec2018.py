@@ -1,12 +1,13 @@
 """Tallec & Ollivier (2018): chrono initialisation against the default forget bias on the copy task."""
 
-from lstmlab.repro import Reproduction, beat_claim, compare
+from lstmlab.repro import Reproduction, beat_claim, compare, register_reproduction
 from lstmlab.training import TrainConfig
 
 ARMS = {"lstm-fb1": dict(variant="lstm", init="default"), "lstm-chrono": dict(variant="lstm", init="chrono"),
         "rnn": dict(variant="rnn", recurrent_init="orthogonal")}   # floor: an orthogonal tanh RNN
 
 
+@register_reproduction()
 class Tallec2018(Reproduction):
     name = "tallec2018"
     title = "Tallec & Ollivier 2018: chrono initialisation on the copy task"
@@ -48,6 +49,3 @@ class Tallec2018(Reproduction):
                  + (compare(gs['lstm-chrono'], gs['lstm-fb1']) if 'lstm-chrono' in gs and 'lstm-fb1' in gs
                     else "not run")),
                 ("(floor, not in the paper) an orthogonal tanh RNN", f"rnn: {fmt('rnn')}")]
-
-
-REPRO = Tallec2018()
