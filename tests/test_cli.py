@@ -133,3 +133,25 @@ def test_kill_at_an_arbitrary_moment_then_resume(tmp_path, reference_run):
     _assert_same(reference_run, out)
     steps = [json.loads(x)["step"] for x in open(metrics) if '"train"' in x]
     assert steps == list(range(5, 301, 5))    # no duplicated or missing records
+
+
+def test_repro_help_names_the_registered_reproductions(capsys):
+    from lstmlab.repro import REPRODUCTIONS, Reproduction
+    from lstmlab.repro.registry import reproduction_names
+    assert "le2015" in reproduction_names()
+
+    @REPRODUCTIONS.register("tmp_paper")
+    class TmpPaper(Reproduction):
+        title, paper = "A temporary reproduction", "nobody 2000"
+
+        def configs(self, budget, seeds):
+            return []
+    try:
+        with pytest.raises(SystemExit):
+            main(["repro", "--help"])
+        out = capsys.readouterr().out
+        assert "le2015" in out and "tmp_paper" in out
+        assert main(["repro", "--list"]) == 0
+        assert "tmp_paper: A temporary reproduction" in capsys.readouterr().out
+    finally:
+        REPRODUCTIONS.unregister("tmp_paper")

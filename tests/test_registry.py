@@ -138,3 +138,68 @@ def test_override_recompiles_a_changed_class():
         lstmlab.unregister("tmp_scaled")
     assert np.abs(y1).max() > 0.1
     np.testing.assert_allclose(y2[0], 0.5 * y1[0], rtol=1e-12)
+
+
+# -- one generic registry serves variants, tasks and reproductions --------------------------------
+
+def _registries():
+    from lstmlab.repro import REPRODUCTIONS, Reproduction
+    from lstmlab.tasks import TASKS, Adding
+    return {
+        "variant": (registry.VARIANTS, "peephol", "peephole", lambda: type("Plugged", (LSTM,), {"reference": "x"})),
+        "task": (TASKS, "addin", "adding", lambda: type("PluggedTask", (Adding,), {})),
+        "reproduction": (REPRODUCTIONS, "le2016", "le2015",
+                         lambda: type("PluggedRepro", (Reproduction,), {"configs": lambda self, budget, seeds: []})),
+    }
+
+
+@pytest.fixture(params=["variant", "task", "reproduction"])
+def kind(request):
+    return request.param
+
+
+def test_the_three_registries_are_one_class(kind):
+    reg, typo, close, _ = _registries()[kind]
+    assert type(reg) is registry.Registry and reg.kind == kind
+    assert reg.group == f"lstmlab.{kind}s"
+    assert close in reg.names() and reg.names(close[:3] + "*") == [n for n in reg.names() if n.startswith(close[:3])]
+    with pytest.raises(KeyError, match=f"unknown {kind} '{typo}'; did you mean '{close}'") as e:
+        reg.get(typo)
+    assert isinstance(e.value, reg.error) and isinstance(e.value, registry.UnknownNameError)
+
+
+def test_register_override_unregister(kind):
+    reg, _, close, make = _registries()[kind]
+    first, second = make(), make()
+    assert reg.register("tmp_entry")(first) is first      # decorator form
+    try:
+        assert reg.get("tmp_entry") is first and "tmp_entry" in reg.names("tmp_*")
+        with pytest.raises(ValueError, match="already registered"):
+            reg.register(second, name="tmp_entry")
+        with pytest.raises(ValueError, match="already registered"):
+            reg.register(second, name=close)
+        reg.register(second, name="tmp_entry", override=True)
+        assert reg.get("tmp_entry") is second
+        with pytest.raises(TypeError, match="subclass"):
+            reg.register(int, name="tmp_int")
+    finally:
+        reg.unregister("tmp_entry")
+    assert "tmp_entry" not in reg.names()
+
+
+def test_plugins_load_lazily_and_a_broken_one_warns(kind, monkeypatch):
+    reg, _, _, make = _registries()[kind]
+    cls = make()
+    eps = [_EP("plugged", "pkg:Plugged", cls), _EP("broken", "badpkg:Thing", exc=ImportError("no badpkg")),
+           _EP("notaclass", "pkg:thing", object())]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: eps if group == reg.group else [])
+    monkeypatch.setattr(reg, "_plugins_loaded", False)
+    assert "plugged" not in reg._entries                   # nothing loads before a listing or lookup
+    try:
+        with pytest.warns(RuntimeWarning) as caught:
+            assert "plugged" in reg.names()
+        messages = " | ".join(str(w.message) for w in caught)
+        assert "'broken'" in messages and "no badpkg" in messages and "'notaclass'" in messages
+        assert reg.get("plugged") is cls
+    finally:
+        reg.unregister("plugged")
