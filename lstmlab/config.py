@@ -1,7 +1,9 @@
-"""One place for compilation choices: fastmath, error model, cache location.
+"""Every tunable setting of lstmlab, in one place.
 
-Every Numba decorator in lstmlab takes its options from here, so a speed or
-accuracy trade-off is changed once.
+Compilation choices (fastmath, error model, cache location), buffer sizes and
+the CUDA launch shapes. Every Numba decorator takes its options from here, so
+a speed or accuracy trade-off is changed once; the engines read these names
+at call time (``config.CHUNK_ROWS``, never a copy), so a test may patch them.
 """
 import os
 from pathlib import Path
@@ -13,6 +15,27 @@ JIT_OPTIONS = dict(nogil=True, error_model="numpy", fastmath=False)
 
 #: Whether compiled code is cached on disk (Numba's own cache).
 CACHE = os.environ.get("LSTMLAB_NO_CACHE", "") == ""
+
+#: Rows (steps x batch) per chunk of the CPU input projection and of the
+#: backward's gradient buffers: the GEMMs stay efficient, the buffers O(chunk), not O(T).
+CHUNK_ROWS = 4096
+
+#: Idle buffers the workspace pool keeps (``$LSTMLAB_WORKSPACE_MB``, default 1024 MiB);
+#: smaller arrays than WORKSPACE_MIN_BYTES come from malloc's heap and are not pooled.
+WORKSPACE_MAX_BYTES = int(float(os.environ.get("LSTMLAB_WORKSPACE_MB", "1024")) * 2 ** 20)
+WORKSPACE_MIN_BYTES = 256 * 1024
+
+#: numba.cuda options of every CUDA kernel: the CPU's fastmath choice, so both
+#: backends compute the same maths (nogil and error_model have no CUDA meaning).
+CUDA_JIT_OPTIONS = dict(fastmath=JIT_OPTIONS["fastmath"])
+#: Threads per block of the step kernels (one thread per unit).
+CUDA_THREADS = 128
+#: Threads per block of the persistent kernels (one block per multiprocessor).
+CUDA_PERSISTENT_THREADS = 256
+#: Tile edge of the shared-memory matrix product on a GPU (the simulator uses 8).
+CUDA_TILE = 16
+#: On-chip bytes a persistent kernel's block may use for its slice of the recurrent weights.
+CUDA_SHARED_LIMIT = 48 * 1024
 
 
 def kernel_dir() -> Path:

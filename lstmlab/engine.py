@@ -11,9 +11,7 @@ import hashlib
 import importlib.util
 import marshal
 import math
-import os
 import sys
-import tempfile
 import threading
 import types
 from dataclasses import dataclass
@@ -21,13 +19,9 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import blas, codegen, fastmath, workspace
-from .config import CACHE, JIT_OPTIONS, kernel_dir
-from .variant import VariantError, bind_function
-
-#: Rows (steps x batch) per chunk of the input projection and of the backward's
-#: gradient buffers: the GEMMs stay efficient, the buffers O(chunk), not O(T).
-CHUNK_ROWS = 4096
+from . import blas, codegen, config, fastmath, hostside, kernel_files, workspace
+from .binding import bind_function
+from .variant import VariantError
 
 _KERNELS: dict = {}
 _LOCK = threading.Lock()
@@ -54,7 +48,7 @@ def _fingerprint(fn, h, seen):
 
 
 def _jit_helper(fn):
-    return numba.njit(inline="always", **JIT_OPTIONS)(fn)
+    return numba.njit(inline="always", **config.JIT_OPTIONS)(fn)
 
 
 def _load_module(path, name):
@@ -83,7 +77,7 @@ def kernels(spec) -> Kernels:
             return _KERNELS[key]
         src = codegen.module_source(spec)
         h = hashlib.sha256(src.encode())
-        h.update(f"{_VERSION}|{numba.__version__}|{sys.version_info[:2]}|{sorted(JIT_OPTIONS.items())}".encode())
+        h.update(f"{_VERSION}|{numba.__version__}|{sys.version_info[:2]}|{sorted(config.JIT_OPTIONS.items())}".encode())
         with open(fastmath.__file__, "rb") as fh:  # its overloads are not reached by _fingerprint
             h.update(fh.read())
         cpu = []
@@ -94,18 +88,13 @@ def kernels(spec) -> Kernels:
                 _fingerprint(f, h, set())
             cpu.append((fw, bw))
         digest = h.hexdigest()[:20]
-        modname = f"lstmlab_k_{spec.name}_{digest}".replace("-", "_")
-        path = kernel_dir() / f"{modname}.py"
-        if not path.exists():  # write once: rewriting would change the stamp Numba's cache checks
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(src)
-            os.replace(tmp, path)
+        modname = kernel_files.module_name("lstmlab_k", spec.name, digest)
+        path = kernel_files.write_once(modname, src)
         mod = _load_module(str(path), modname)
         for k, (fw, bw) in enumerate(cpu):
             setattr(mod, f"f{k}", _jit_helper(fw))
             setattr(mod, f"bw{k}", _jit_helper(bw))
-        opts = dict(JIT_OPTIONS, cache=CACHE)
+        opts = dict(config.JIT_OPTIONS, cache=config.CACHE)
         ker = Kernels(numba.njit(**opts)(mod.forward), numba.njit(**opts)(mod.backward), src, str(path))
         _KERNELS[key] = ker
         return ker
@@ -143,28 +132,28 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     P, scratch = [], []
     for p in spec.products:
         R = params[p.name]
-        rb = params["b_" + p.name] if p.bias else np.zeros(R.shape[0], dt)
+        rb = hostside.product_bias(p, params, dt)
         # zeros: a product fed by a mid-step value is not written past a sequence's end
         Pp = workspace.zeros((T, B, len(p.source) * H), dt)
         P.append(Pp)
         A = workspace.empty((B, R.shape[0]), dt)
         scratch.append(A)
         args += [np.ascontiguousarray(R.T), rb, Pp, A]
-    U = _unit_matrix(spec, params, H, dt)
+    U = hostside.unit_matrix(spec, params, H, dt)
     Z = workspace.empty((T + 1, B, nst * H), dt)
-    Z[0] = state0.transpose(1, 0, 2).reshape(B, nst * H)
+    Z[0] = hostside.pack_state(state0)
     S = workspace.empty((T, B, len(spec.saved) * H), dt)
     Y = np.zeros((T, B, H), dt)
     # Most variants' backward never reads x_k: then the projection is computed
     # CHUNK_ROWS rows at a time into a small buffer and not kept.
-    keep = _backward_reads_x(spec)
-    XP = workspace.empty((T if keep else min(T, max(1, -(-CHUNK_ROWS // B))), B, len(spec.inputs) * H), dt)
+    keep = hostside.backward_reads_x(spec)
+    XP = workspace.empty((T if keep else min(T, max(1, -(-config.CHUNK_ROWS // B))), B, len(spec.inputs) * H), dt)
     _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
     if not keep:
         scratch.append(XP)
         XP = _NO_XP.setdefault(np.dtype(dt), np.zeros((1, 1, 1), dt))
     workspace.give(*scratch)
-    final = _final_state(Z, nst, H)
+    final = hostside.unpack_state(Z[-1], nst, H)  # Z[T]: the kernel carries the state past each end
     return Y, final, Tape(x, params, lengths, XP, Z, S, P)
 
 
@@ -174,36 +163,30 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     dY: (T, B, H) gradient of the outputs; dstate: (nstate, B, H) gradient of
     the final state. Returns ``(grads (dict like params), dx (T, B, D), dstate0)``.
 
-    The time loop runs in chunks of about :data:`CHUNK_ROWS` / B steps, last
+    The time loop runs in chunks of about :data:`lstmlab.config.CHUNK_ROWS` / B steps, last
     chunk first, with the state gradient carried between them; each chunk's
     weight gradients are GEMMs over its steps. Gradient buffers are therefore
     chunk-sized, not sequence-sized.
     """
     x, params, L = tape.x, tape.params, tape.lengths
     T, B, D = x.shape
-    nst = tape.Z.shape[2] // dY.shape[2]
     H = dY.shape[2]
     dt = x.dtype
     ker = kernels(spec)
-    C = min(T, max(1, -(-CHUNK_ROWS // B)))
+    C = min(T, max(1, -(-config.CHUNK_ROWS // B)))
     G_ = len(spec.inputs)
     Rs = [params[p.name] for p in spec.products]
     dAs = [workspace.empty((C, B, R.shape[0]), dt) for R in Rs]
     Qs = [workspace.empty((B, R.shape[1]), dt) for R in Rs]
     dXP = workspace.empty((C, B, G_ * H), dt)
-    U = _unit_matrix(spec, params, H, dt)
+    U = hostside.unit_matrix(spec, params, H, dt)
     dU = np.zeros_like(U)
-    n_mid = len(codegen._layout(spec)["mids"])
-    G = np.zeros((nst + n_mid, B, H), dt)
+    G = np.zeros((hostside.n_grad_rows(spec), B, H), dt)
     # The state is carried unchanged past a sequence's end and the kernel passes
     # gradients through those steps, so the final-state gradient enters at T.
     Gn = np.array(dstate, dtype=dt, order="C", copy=True)
-    reads_x = _backward_reads_x(spec)
-    grads = {"W": np.zeros((G_ * H, D), dt), "b": np.zeros(G_ * H, dt)}
-    for p, R in zip(spec.products, Rs):
-        grads[p.name] = np.zeros_like(R)
-        if p.bias:
-            grads["b_" + p.name] = np.zeros(R.shape[0], dt)
+    reads_x = hostside.backward_reads_x(spec)
+    grads = hostside.zero_grads(spec, params, D, H, dt)
     dx = np.empty((T, B, D), dt)
     for t1 in range(T, 0, -C):
         t0 = max(0, t1 - C)
@@ -218,25 +201,16 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
         _call(spec, ker.backward, XP, tape.Z[t0:t1 + 1], tape.S[t0:t1], *args, U, L - t0,
               dY[t0:t1], dXPc, dU, G, Gn)
         dXP2 = dXPc.reshape(n * B, -1)
-        grads["W"] += blas.at_b(dXP2, x[t0:t1].reshape(n * B, D))
-        grads["b"] += dXP2.sum(axis=0)
+        hostside.add_weight_grads(spec, grads, dXP2, x[t0:t1].reshape(n * B, D),
+                                  [dA[:n].reshape(n * B, -1) for dA in dAs],
+                                  [Pp[t0:t1].reshape(n * B, -1) for Pp in tape.P], blas.at_b, _colsum)
         dx[t0:t1] = blas.a_b(dXP2, params["W"]).reshape(n, B, D)
-        for p, dA, Pp in zip(spec.products, dAs, tape.P):
-            dA2 = dA[:n].reshape(n * B, -1)
-            grads[p.name] += blas.at_b(dA2, Pp[t0:t1].reshape(n * B, -1))
-            if p.bias:
-                grads["b_" + p.name] += dA2.sum(axis=0)
-    for k, u in enumerate(spec.unit_params):
-        grads[u] = dU[k].copy()
+    hostside.add_unit_grads(spec, grads, dU)
     workspace.give(dXP, *dAs, *Qs)
     return grads, dx, Gn
 
 
 _NO_XP: dict = {}  # a placeholder passed for XP when no backward reads it
-
-
-def _backward_reads_x(spec) -> bool:
-    return any(kind == "x" for st in spec.stages for _, kind, _ in st.bwd_args)
 
 
 def release(tape: Tape) -> None:
@@ -255,16 +229,5 @@ def _call(spec, kernel, *args):
                            f"compiled by Numba (use scalars, math and lstmlab.scalar only): {first}") from exc
 
 
-def _unit_matrix(spec, params, H, dt):
-    if not spec.unit_params:
-        return np.zeros((0, H), dt)
-    return np.ascontiguousarray(np.stack([params[u] for u in spec.unit_params]))
-
-
-def _final_state(Z, nst, H):
-    """Each sequence's state after its last valid step, as (nstate, B, H).
-
-    The kernel carries the state past a sequence's end, so Z[T] already holds it.
-    """
-    B = Z.shape[1]
-    return Z[-1].reshape(B, nst, H).transpose(1, 0, 2).copy()
+def _colsum(a):
+    return a.sum(axis=0)

@@ -8,21 +8,19 @@ paid for zero-filled pages again: measured on this machine, page faults were
 backward go back to a pool keyed by shape and dtype, and the next step reuses
 them.
 
-The pool keeps at most :data:`MAX_BYTES` (``$LSTMLAB_WORKSPACE_MB``, default
-1024 MiB) of idle buffers and drops the oldest beyond that.
+The pool keeps at most :data:`lstmlab.config.WORKSPACE_MAX_BYTES`
+(``$LSTMLAB_WORKSPACE_MB``, default 1024 MiB) of idle buffers and drops the
+oldest beyond that.
 """
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections import OrderedDict
 
 import numpy as np
 
-MAX_BYTES = int(float(os.environ.get("LSTMLAB_WORKSPACE_MB", "1024")) * 2 ** 20)
-#: Smaller arrays come from malloc's heap cheaply; pooling them costs more than it saves.
-MIN_BYTES = 256 * 1024
+from . import config
 
 _LOCK = threading.Lock()
 _FREE: "OrderedDict[int, tuple]" = OrderedDict()  # id -> (key, array), oldest first
@@ -37,7 +35,7 @@ def empty(shape, dtype) -> np.ndarray:
     """A C-contiguous array of ``shape`` and ``dtype`` (contents undefined)."""
     global _BYTES
     key = _key(shape, dtype)
-    if math.prod(key[0]) * np.dtype(dtype).itemsize < MIN_BYTES:
+    if math.prod(key[0]) * np.dtype(dtype).itemsize < config.WORKSPACE_MIN_BYTES:
         return np.empty(key[0], key[1])
     with _LOCK:
         for ident, (k, arr) in _FREE.items():
@@ -60,11 +58,11 @@ def give(*arrays) -> None:
     global _BYTES
     with _LOCK:
         for arr in arrays:
-            if (arr is None or arr.nbytes < MIN_BYTES or not arr.flags.c_contiguous or arr.base is not None
-                    or id(arr) in _FREE):
+            if (arr is None or arr.nbytes < config.WORKSPACE_MIN_BYTES or not arr.flags.c_contiguous
+                    or arr.base is not None or id(arr) in _FREE):
                 continue
             _FREE[id(arr)] = (_key(arr.shape, arr.dtype), arr)
             _BYTES += arr.nbytes
-        while _BYTES > MAX_BYTES and _FREE:
+        while _BYTES > config.WORKSPACE_MAX_BYTES and _FREE:
             _, (_, old) = _FREE.popitem(last=False)
             _BYTES -= old.nbytes

@@ -17,9 +17,10 @@ _BUILT: dict = {}
 
 
 def tile() -> int:
-    """16 on a GPU; 8 in the simulator, where every thread of a block is a Python thread."""
+    """:data:`lstmlab.config.CUDA_TILE` on a GPU; 8 in the simulator (each thread of a block is a Python thread)."""
+    from .. import config
     from . import simulated
-    return 8 if simulated() else 16
+    return 8 if simulated() else config.CUDA_TILE
 
 
 def _build(dtype):
