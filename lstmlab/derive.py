@@ -30,11 +30,13 @@ unevaluated (``floor``, for example).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import types
 
-from . import scalar
-from .variant import VariantError, bind_function
+from . import kernel_files, scalar
+from .binding import bind_function
+from .variant import VariantError
 
 #: ``math`` functions a derived forward may use (each maps to sympy's).
 MATH_FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sinh", "cosh", "sin", "cos", "tan", "atan", "asinh",
@@ -116,7 +118,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     """A stage whose forward and backward are generated from ``fwd_fn``'s maths.
 
     ``fwd_args`` is the forward's binding ``(name, kind, key)`` as computed by
-    :func:`lstmlab.variant.describe`. Returns ``(new_stage, forward, backward)``:
+    :func:`lstmlab.spec.describe`. Returns ``(new_stage, forward, backward)``:
     the stage with outputs extended by the saved values, and the two plain
     functions (also attached to ``cls`` as static methods).
     """
@@ -172,7 +174,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
 
     dsym = {o: sp.Symbol(f"d_{o}", real=True) for o in stage.outputs}
     grads = []
-    for a, kind, key in fwd_args:
+    for a, kind, _ in fwd_args:
         if kind == "fixed":
             grads.append(sp.Integer(0))
             continue
@@ -183,7 +185,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
                                f"differentiate: {bad.args[0]}")
         grads.append(g.xreplace(subst))
     # anything the backward cannot read (a_*) becomes a saved value too
-    for a, kind, key in fwd_args:
+    for a, kind, _ in fwd_args:
         if kind == "a" and any(g.has(syms[a]) for g in grads):
             name = f"_sv{index}_{a}"
             extra_names.append(name)
@@ -194,7 +196,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     fname, bname = f"_derived_forward_{index}", f"_derived_backward_{index}"
     fsrc = _function_source(sp, fname, [a for a, _, _ in fwd_args], outs + extra_exprs)
     used = set().union(*(g.free_symbols for g in grads)) if grads else set()
-    readable = ([a for a, kind, _ in fwd_args if kind in ("x", "state", "param", "out")]
+    readable = ([a for a, kind, _ in fwd_args if kind in ("x", "state", "param", "out", "units")]
                 + [readable_name[o] for o in stage.outputs] + list(extra_names))
     bargs = [r for r in readable if sp.Symbol(r, real=True) in used]
     bargs += [f"d_{o}" for o in stage.outputs if dsym[o] in used]
@@ -206,7 +208,10 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
           "relu_step": scalar.relu_step, "math": math,
           "__name__": f"lstmlab.derived.{C}"}
     code = f"# derived by lstmlab from {C}.{stage.forward}\n{fsrc}\n\n{bsrc}"
-    exec(compile(code, f"<lstmlab derived {C} stage {index}>", "exec"), ns)  # noqa: S102 - our own source
+    # from a file in the kernel cache, so a traceback through the derived maths shows its lines
+    digest = hashlib.sha256(code.encode()).hexdigest()[:20]
+    path = kernel_files.write_once(kernel_files.module_name("lstmlab_derived", f"{C}_{index}", digest), code)
+    exec(compile(code, str(path), "exec"), ns)  # noqa: S102 - our own source
     fwd, bwd = ns[fname], ns[bname]
     fwd.__lstmlab_source__ = bwd.__lstmlab_source__ = code
     setattr(cls, fname, staticmethod(fwd))

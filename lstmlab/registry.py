@@ -24,7 +24,8 @@ import types
 import warnings
 from importlib import metadata
 
-from .variant import Variant, VariantError, describe
+from .spec import describe
+from .variant import Variant, VariantError
 
 __all__ = ["Registry", "UnknownNameError", "register", "unregister", "get", "get_spec", "names",
            "UnknownVariantError", "VARIANTS", "ENTRY_POINT_GROUP", "VariantError"]
@@ -185,7 +186,7 @@ def register(name_or_cls=None, *, name: str | None = None, override: bool = Fals
 
     Use as ``@register("mycell")``, ``@register`` (the class name, lower-cased) or
     ``register(MyCell, name="mycell")``. The class is validated now
-    (:func:`lstmlab.variant.describe`), so a missing declaration fails here, not at
+    (:func:`lstmlab.spec.describe`), so a missing declaration fails here, not at
     first call, and any kernels compiled for it before are dropped. A name already
     taken raises ``ValueError`` unless ``override=True``.
     """
@@ -218,5 +219,5 @@ def get(name) -> type:
 
 
 def get_spec(name):
-    """The validated :class:`~lstmlab.variant.VariantSpec` of a name or class."""
+    """The validated :class:`~lstmlab.spec.VariantSpec` of a name or class."""
     return describe(get(name))

@@ -6,8 +6,9 @@ import pytest
 
 import lstmlab
 from lstmlab.scalar import sigmoid, tanh
+from lstmlab.spec import describe
 from lstmlab.training import TrainConfig, train
-from lstmlab.variant import Variant, VariantError, describe
+from lstmlab.variant import Variant, VariantError
 
 
 class ForwardOnlyLSTM(Variant):

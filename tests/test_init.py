@@ -106,7 +106,7 @@ def test_train_config_checks_recurrent_init():
 
 def test_variant_declarations_of_the_initialisation_hooks_are_checked():
     from lstmlab import Variant, VariantError
-    from lstmlab.variant import describe
+    from lstmlab.spec import describe
 
     class Bad(lstmlab.variants.LSTM):
         recurrent_init = "identity"       # a gated class cannot default to R = I

@@ -24,8 +24,8 @@ import types
 import numpy as np
 
 from .. import scalar
+from ..binding import bind_function
 from ..registry import get_spec
-from ..variant import bind_function
 
 
 def _torch():
