@@ -11,12 +11,9 @@ Parameters are a flat mapping ``"layer{l}[.reverse].{name}"`` -> array, with
 """
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
-from . import engine
-from . import recompute as recompute_
+from . import backends, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -26,9 +23,11 @@ DTYPES = (np.float32, np.float64)
 class Context:
     """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
 
-    def __init__(self, tapes, perms, T, B, batch_first):
+    def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False):
         self.tapes, self.perms = tapes, perms  # one engine tape per direction of each layer
         self.T, self.B, self.batch_first = T, B, batch_first
+        self.backend = backend  # the backend that made the tapes runs their backward
+        self.on_device = on_device  # device arrays came in: device arrays go out
         self.released = False
 
 
@@ -69,21 +68,7 @@ class RNN:
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step"):
         self.spec = get_spec(variant)
-        if device not in ("cpu", "cuda"):
-            raise ValueError(f"device: expected 'cpu' or 'cuda', got {device!r}")
-        if cuda_kernels not in ("step", "persistent"):
-            raise ValueError(f"cuda_kernels: expected 'step' or 'persistent', got {cuda_kernels!r}")
-        if device == "cuda":
-            import types
-
-            from .cuda import require
-            require()  # says what is missing, numba-cuda or a GPU, before anything imports numba.cuda
-            from .cuda import engine as cuda_engine
-            self._engine = types.SimpleNamespace(
-                forward=partial(cuda_engine.forward, kernels_mode=cuda_kernels),
-                backward=cuda_engine.backward, release=cuda_engine.release)
-        else:
-            self._engine = engine
+        self.backend = backends.select(device, cuda_kernels)
         self.device = device
         for arg, val in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
@@ -126,84 +111,8 @@ class RNN:
         self.params = self.check_params(params)
 
     def check_params(self, params) -> dict:
-        if not hasattr(params, "keys"):
-            raise TypeError(f"params: expected a mapping of name -> array, got {type(params).__name__}")
-        want = self.param_shapes()
-        missing = sorted(set(want) - set(params))
-        extra = sorted(set(params) - set(want))
-        if missing or extra:
-            raise KeyError(f"params: missing {missing}, unexpected {extra} (variant {self.spec.name!r}, "
-                           f"expected {sorted(want)})")
-        out = {}
-        for k, shape in want.items():
-            v = params[k]
-            if not isinstance(v, np.ndarray):
-                raise TypeError(f"params[{k!r}]: expected a numpy array, got {type(v).__name__}")
-            if v.shape != shape:
-                raise ValueError(f"params[{k!r}]: expected shape {shape}, got {v.shape}")
-            if v.dtype != self.dtype:
-                raise TypeError(f"params[{k!r}]: expected dtype {self.dtype}, got {v.dtype}")
-            out[k] = np.ascontiguousarray(v)
-        return out
-
-    # -- validation ----------------------------------------------------------
-    def _to_host(self, arr, name):
-        """A NumPy copy of a CUDA device array (the CUDA layer stages through the host)."""
-        if isinstance(arr, np.ndarray) or not (hasattr(arr, "__cuda_array_interface__")
-                                               or hasattr(arr, "copy_to_host")):
-            return arr, False
-        if self.device != "cuda":
-            raise TypeError(f"{name}: got a CUDA device array, but this layer runs on the CPU (device='cpu'); "
-                            f"create it with device='cuda', or pass {name}.copy_to_host()")
-        if hasattr(arr, "copy_to_host"):
-            return arr.copy_to_host(), True
-        from numba import cuda  # CuPy, PyTorch and other __cuda_array_interface__ arrays
-        return cuda.as_cuda_array(arr).copy_to_host(), True
-
-    def _check_x(self, x):
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"x: expected a numpy array, got {type(x).__name__}")
-        order = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-        if x.ndim != 3 or x.shape[2] != self.input_size or 0 in x.shape:
-            raise ValueError(f"x: expected shape {order} with input_size={self.input_size} and T, B >= 1, "
-                             f"got {x.shape}")
-        if x.dtype != self.dtype:
-            raise TypeError(f"x: expected dtype {self.dtype} (the layer's dtype), got {x.dtype}")
-        if not np.isfinite(x).all():
-            raise ValueError("x: contains NaN or Inf")
-        if self.batch_first:
-            x = x.transpose(1, 0, 2)
-        return np.ascontiguousarray(x)
-
-    def _check_lengths(self, lengths, T, B):
-        if lengths is None:
-            return np.full(B, T, np.int64)
-        arr = np.asarray(lengths)
-        if arr.ndim != 1 or arr.shape[0] != B:
-            raise ValueError(f"lengths: expected shape ({B},) (one per sequence), got {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
-        if arr.size and (arr.min() < 1 or arr.max() > T):
-            raise ValueError(f"lengths: expected values in [1, T={T}], got min {arr.min()}, max {arr.max()}")
-        return np.ascontiguousarray(arr, dtype=np.int64)
-
-    def _check_state(self, state, B, name="state"):
-        n = self.num_layers * self.num_directions
-        H, nst = self.hidden_size, len(self.spec.state)
-        if state is None:
-            return np.zeros((nst, n, B, H), self.dtype)
-        if not isinstance(state, (tuple, list)) or len(state) != nst:
-            raise ValueError(f"{name}: expected a tuple of {nst} arrays {self.spec.state}, got "
-                             f"{type(state).__name__} of length {len(state) if hasattr(state, '__len__') else '?'}")
-        for s, v in zip(self.spec.state, state):
-            if not isinstance(v, np.ndarray) or v.shape != (n, B, H):
-                raise ValueError(f"{name} {s!r}: expected an array of shape {(n, B, H)}, got "
-                                 f"{getattr(v, 'shape', type(v).__name__)}")
-            if v.dtype != self.dtype:
-                raise TypeError(f"{name} {s!r}: expected dtype {self.dtype}, got {v.dtype}")
-            if not np.isfinite(v).all():
-                raise ValueError(f"{name} {s!r}: contains NaN or Inf")
-        return np.stack(state)
+        """``params`` checked against this layer's names, shapes and dtype (see :mod:`lstmlab.validate`)."""
+        return validate.check_params(self, params)
 
     # -- compute -------------------------------------------------------------
     def forward(self, x, state=None, lengths=None, recompute=None):
@@ -224,16 +133,17 @@ class RNN:
             raise ValueError(f"recompute: expected None or a positive int segment length, got {recompute!r}")
         if recompute is not None and self.device != "cpu":
             raise ValueError("recompute: checkpointed BPTT runs on the CPU only (device='cpu')")
-        x, on_device = self._to_host(x, "x")
+        x, on_device = validate.to_host(self, x, "x")
         if isinstance(state, (tuple, list)):
-            state = tuple(self._to_host(v, "state")[0] for v in state)
+            state = tuple(validate.to_host(self, v, "state")[0] for v in state)
         if lengths is not None:
-            lengths, _ = self._to_host(lengths, "lengths")
-        x = self._check_x(x)
+            lengths, _ = validate.to_host(self, lengths, "lengths")
+        x = validate.check_x(self, x)
         T, B, _ = x.shape
-        L = self._check_lengths(lengths, T, B)
-        st = self._check_state(state, B)
+        L = validate.check_lengths(self, lengths, T, B)
+        st = validate.check_state(self, state, B)
         perm = _reverse_index(L, T) if self.bidirectional else None
+        backend = self.backend if recompute is None else backends.Recompute(int(recompute))
         final = np.empty_like(st)
         tapes = []
         inp = x
@@ -244,8 +154,7 @@ class RNN:
                 prefix = f"layer{layer}" + (".reverse" if d else "")
                 p = {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
-                run = self._engine.forward if recompute is None else partial(recompute_.forward, K=int(recompute))
-                Y, fin, tape = run(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
+                Y, fin, tape = backend.forward(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
                 if d == 1:
                     Y = Y[perm, np.arange(B)]
                 outs.append(Y)
@@ -254,8 +163,7 @@ class RNN:
                 k += 1
             inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
         y = inp.transpose(1, 0, 2) if self.batch_first else inp
-        ctx = Context(tapes, perm, T, B, self.batch_first)
-        ctx.on_device = on_device
+        ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device)
         if on_device:  # device arrays in, device arrays out
             from numba import cuda
             return cuda.to_device(np.ascontiguousarray(y)), tuple(cuda.to_device(f) for f in final), ctx
@@ -281,16 +189,16 @@ class RNN:
                                "were recycled; run forward again, or pass retain=True to the first backward")
         T, B, H = ctx.T, ctx.B, self.hidden_size
         if dy is not None:
-            dy, _ = self._to_host(dy, "dy")
+            dy, _ = validate.to_host(self, dy, "dy")
         if dstate is not None and isinstance(dstate, (tuple, list)):
-            dstate = tuple(self._to_host(v, "dstate")[0] for v in dstate)
+            dstate = tuple(validate.to_host(self, v, "dstate")[0] for v in dstate)
         shape_y = (B, T, H * self.num_directions) if ctx.batch_first else (T, B, H * self.num_directions)
         if dy is None:
             dy = np.zeros(shape_y, self.dtype)
         if not isinstance(dy, np.ndarray) or dy.shape != shape_y or dy.dtype != self.dtype:
             raise ValueError(f"dy: expected a {self.dtype} array of shape {shape_y}, got "
                              f"{getattr(dy, 'dtype', '?')} {getattr(dy, 'shape', type(dy).__name__)}")
-        ds = self._check_state(dstate, B, name="dstate")
+        ds = validate.check_state(self, dstate, B, name="dstate")
         if ctx.batch_first:
             dy = dy.transpose(1, 0, 2)
         dy = np.ascontiguousarray(dy)
@@ -305,10 +213,9 @@ class RNN:
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
                 tape = ctx.tapes[k]
-                mod = recompute_ if isinstance(tape, recompute_.SegmentTape) else self._engine
-                g, dx, d0 = mod.backward(self.spec, tape, dyd, ds[:, k])
+                g, dx, d0 = ctx.backend.backward(self.spec, tape, dyd, ds[:, k])
                 if not retain:
-                    mod.release(tape)
+                    ctx.backend.release(tape)
                 if d == 1:
                     dx = dx[perm, arange]
                 dx_total = dx if dx_total is None else dx_total + dx
@@ -317,7 +224,7 @@ class RNN:
             dy = np.ascontiguousarray(dx_total)
         dx = dy.transpose(1, 0, 2) if ctx.batch_first else dy
         ctx.released = not retain
-        if getattr(ctx, "on_device", False):
+        if ctx.on_device:
             from numba import cuda
             return grads, cuda.to_device(np.ascontiguousarray(dx)), tuple(cuda.to_device(d) for d in dstate0)
         return grads, dx, tuple(dstate0)

@@ -1,9 +1,10 @@
 """Layer behaviour: dtypes, determinism, batch_first, lengths, streaming."""
 import numpy as np
 import pytest
+from conftest import random_inputs, random_layer
 
 import lstmlab
-from conftest import random_inputs, random_layer
+from lstmlab import config
 
 
 def test_float32_agrees_with_float64(variant):
@@ -136,7 +137,6 @@ def test_recompute_rejects_bad_segment():
 @pytest.mark.parametrize("variant", ["peephole", "gru", "mgu"])
 def test_chunked_backward_equals_one_chunk(variant, monkeypatch):
     """The backward's time chunks (weight gradients per chunk) change nothing but summation order."""
-    from lstmlab import engine
     layer = lstmlab.RNN(variant, 3, 4, dtype=np.float64, seed=3)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((11, 3, 3))
@@ -144,7 +144,7 @@ def test_chunked_backward_equals_one_chunk(variant, monkeypatch):
     dy = rng.standard_normal((11, 3, 4))
     y, _, ctx = layer.forward(x, lengths=L)
     g, dx, d0 = layer.backward(ctx, dy)
-    monkeypatch.setattr(engine, "CHUNK_ROWS", 7)  # chunks of 3 steps at B=3, the last one short
+    monkeypatch.setattr(config, "CHUNK_ROWS", 7)  # chunks of 3 steps at B=3, the last one short
     y2, _, ctx2 = layer.forward(x, lengths=L)
     g2, dx2, d02 = layer.backward(ctx2, dy)
     np.testing.assert_allclose(dx2, dx, rtol=0, atol=1e-13)
@@ -152,3 +152,12 @@ def test_chunked_backward_equals_one_chunk(variant, monkeypatch):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-13)
     for k in g:
         np.testing.assert_allclose(g2[k], g[k], rtol=1e-12, atol=1e-12)
+
+
+def test_workspace_limit_is_read_from_config(monkeypatch):
+    """Settings live in lstmlab.config and are read at call time, so a test (or user) can patch them."""
+    from lstmlab import workspace
+    monkeypatch.setattr(config, "WORKSPACE_MAX_BYTES", 0)
+    buf = workspace.empty((1024, 1024), np.float32)
+    workspace.give(buf)
+    assert all(arr is not buf for _, arr in workspace._FREE.values())

@@ -1,0 +1,92 @@
+"""Checks of what a caller hands an :class:`~lstmlab.RNN`: inputs, lengths, states.
+
+Each check names the argument, what was expected and what was given, and
+returns the array as the engines need it (time-major, C-contiguous, int64
+lengths). Nothing reaches a compiled kernel without passing here: the
+kernels do not check bounds.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_host(layer, arr, name):
+    """A NumPy copy of a CUDA device array (the CUDA layer stages through the host)."""
+    if isinstance(arr, np.ndarray) or not (hasattr(arr, "__cuda_array_interface__")
+                                           or hasattr(arr, "copy_to_host")):
+        return arr, False
+    if layer.device != "cuda":
+        raise TypeError(f"{name}: got a CUDA device array, but this layer runs on the CPU (device='cpu'); "
+                        f"create it with device='cuda', or pass {name}.copy_to_host()")
+    if hasattr(arr, "copy_to_host"):
+        return arr.copy_to_host(), True
+    from numba import cuda  # CuPy, PyTorch and other __cuda_array_interface__ arrays
+    return cuda.as_cuda_array(arr).copy_to_host(), True
+
+def check_x(layer, x):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x: expected a numpy array, got {type(x).__name__}")
+    order = "(B, T, input_size)" if layer.batch_first else "(T, B, input_size)"
+    if x.ndim != 3 or x.shape[2] != layer.input_size or 0 in x.shape:
+        raise ValueError(f"x: expected shape {order} with input_size={layer.input_size} and T, B >= 1, "
+                         f"got {x.shape}")
+    if x.dtype != layer.dtype:
+        raise TypeError(f"x: expected dtype {layer.dtype} (the layer's dtype), got {x.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError("x: contains NaN or Inf")
+    if layer.batch_first:
+        x = x.transpose(1, 0, 2)
+    return np.ascontiguousarray(x)
+
+def check_lengths(layer, lengths, T, B):
+    if lengths is None:
+        return np.full(B, T, np.int64)
+    arr = np.asarray(lengths)
+    if arr.ndim != 1 or arr.shape[0] != B:
+        raise ValueError(f"lengths: expected shape ({B},) (one per sequence), got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 1 or arr.max() > T):
+        raise ValueError(f"lengths: expected values in [1, T={T}], got min {arr.min()}, max {arr.max()}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+def check_state(layer, state, B, name="state"):
+    n = layer.num_layers * layer.num_directions
+    H, nst = layer.hidden_size, len(layer.spec.state)
+    if state is None:
+        return np.zeros((nst, n, B, H), layer.dtype)
+    if not isinstance(state, (tuple, list)) or len(state) != nst:
+        raise ValueError(f"{name}: expected a tuple of {nst} arrays {layer.spec.state}, got "
+                         f"{type(state).__name__} of length {len(state) if hasattr(state, '__len__') else '?'}")
+    for s, v in zip(layer.spec.state, state):
+        if not isinstance(v, np.ndarray) or v.shape != (n, B, H):
+            raise ValueError(f"{name} {s!r}: expected an array of shape {(n, B, H)}, got "
+                             f"{getattr(v, 'shape', type(v).__name__)}")
+        if v.dtype != layer.dtype:
+            raise TypeError(f"{name} {s!r}: expected dtype {layer.dtype}, got {v.dtype}")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} {s!r}: contains NaN or Inf")
+    return np.stack(state)
+
+
+def check_params(layer, params) -> dict:
+    """``params`` checked against the layer's names, shapes and dtype; C-contiguous arrays."""
+    if not hasattr(params, "keys"):
+        raise TypeError(f"params: expected a mapping of name -> array, got {type(params).__name__}")
+    want = layer.param_shapes()
+    missing = sorted(set(want) - set(params))
+    extra = sorted(set(params) - set(want))
+    if missing or extra:
+        raise KeyError(f"params: missing {missing}, unexpected {extra} (variant {layer.spec.name!r}, "
+                       f"expected {sorted(want)})")
+    out = {}
+    for k, shape in want.items():
+        v = params[k]
+        if not isinstance(v, np.ndarray):
+            raise TypeError(f"params[{k!r}]: expected a numpy array, got {type(v).__name__}")
+        if v.shape != shape:
+            raise ValueError(f"params[{k!r}]: expected shape {shape}, got {v.shape}")
+        if v.dtype != layer.dtype:
+            raise TypeError(f"params[{k!r}]: expected dtype {layer.dtype}, got {v.dtype}")
+        out[k] = np.ascontiguousarray(v)
+    return out
