@@ -113,7 +113,7 @@ def _add_train(sub):
 
 
 def _cmd_train(args) -> int:
-    from .training import train, TrainConfig
+    from .training import TrainConfig, train
     cfg = TrainConfig(task=args.task, T=args.T, variant=args.variant, hidden=args.hidden, layers=args.layers,
                       optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
                       decay=args.decay, beta1=args.beta1, beta2=args.beta2, eps=args.eps, clip=args.clip,
@@ -226,7 +226,7 @@ def _add_bench(sub):
     p.add_argument("--variants", default="lstm,gru,peephole",
                    help="comma-separated names or globs (default lstm,gru,peephole; '*' for all)")
     p.add_argument("--sizes", default="anchors",
-                   help="'T,B,D,H' groups separated by ';', or anchors (issue 5's sizes), quick, fastrnns "
+                   help="'T,B,D,H' groups separated by ';', or anchors (the tracked sizes), quick, fastrnns "
                         "(default anchors)")
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile cells (slow to compile)")
@@ -257,6 +257,34 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _add_kernels(sub):
+    from .kernel_source import PARTS
+    p = sub.add_parser("kernels", help="show the code lstmlab generates for a variant (CPU, CUDA, pointwise maths)",
+                       description="Print, or write into a folder, the source lstmlab generates and compiles for "
+                                   "a variant: the CPU time-loop module (Numba), the CUDA step kernels, the CUDA "
+                                   "persistent kernels and the pointwise maths (handwritten or derived by sympy, "
+                                   "with what each argument reads). Generating it compiles nothing and needs no GPU.",
+                       epilog="example: lstmlab kernels gru --part cpu --part maths")
+    p.add_argument("name", help="a registered variant (lstmlab variants)")
+    p.add_argument("--part", action="append", choices=PARTS,
+                   help="what to show (repeatable; default all)")
+    p.add_argument("--out", metavar="DIR", help="write NAME_<part>.py files into DIR instead of printing")
+    p.set_defaults(func=_cmd_kernels)
+
+
+def _cmd_kernels(args) -> int:
+    from .kernel_source import PARTS, kernel_source, write_kernel_source
+    parts = tuple(args.part) if args.part else PARTS
+    if args.out:
+        for path in write_kernel_source(args.name, args.out, parts):
+            print(f"wrote {path}")
+        return 0
+    for part, text in kernel_source(args.name, parts).items():
+        print(f"# ===== {args.name}: {part} =====")
+        print(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     ap = argparse.ArgumentParser(prog="lstmlab", description="lstmlab: gated recurrent variants compiled with "
@@ -269,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tasks(sub)
     _add_repro(sub)
     _add_bench(sub)
+    _add_kernels(sub)
     return ap
 
 
@@ -280,14 +309,14 @@ def main(argv=None) -> int:
         return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    from .registry import UnknownVariantError
-    from .tasks import UnknownTaskError
+    from .registry import UnknownNameError  # unknown variant, task or reproduction
     from .training import CheckpointError, NonFiniteError, ResumeError, RunExistsError
+    from .variant import VariantError
     try:
         return args.func(args)
-    except (UnknownVariantError, UnknownTaskError, ValueError, TypeError, RunExistsError, KeyError,
-            ConnectionError, ImportError) as exc:
-        # CheckpointError and ResumeError are ValueErrors: all are the user's input.
+    except (UnknownNameError, VariantError, ValueError, RunExistsError, ConnectionError, ImportError) as exc:
+        # The user's input or set-up. CheckpointError and ResumeError are ValueErrors. Any other
+        # exception (a TypeError or KeyError inside lstmlab, say) is a bug: its traceback is shown.
         kind = {CheckpointError: "checkpoint", ResumeError: "resume"}.get(type(exc), "error")
         print(f"lstmlab {args.command}: {kind}: {exc}", file=sys.stderr)
         return 2

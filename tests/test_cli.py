@@ -155,3 +155,43 @@ def test_repro_help_names_the_registered_reproductions(capsys):
         assert "tmp_paper: A temporary reproduction" in capsys.readouterr().out
     finally:
         REPRODUCTIONS.unregister("tmp_paper")
+
+
+def test_kernels_prints_each_part(capsys):
+    assert main(["kernels", "gru", "--part", "cpu", "--part", "maths"]) == 0
+    out = capsys.readouterr().out
+    assert "def forward(x, WT, b," in out and "def backward(" in out  # the CPU module
+    assert "# forward arguments:" in out and "a_n = A0[bb, 2 * H + j]" in out  # the maths and its binding
+    assert "cuda.grid" not in out  # parts not asked for are not shown
+
+
+def test_kernels_writes_files(tmp_path, capsys):
+    assert main(["kernels", "lstm", "--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["lstm_cpu.py", "lstm_cuda.py", "lstm_cuda_persistent.py", "lstm_maths.py"]
+    for p in tmp_path.iterdir():
+        compile(p.read_text(), str(p), "exec")  # each is valid Python
+
+
+def test_kernels_unknown_variant_suggests(capsys):
+    assert main(["kernels", "lstn"]) == 2
+    assert "did you mean 'lstm'" in capsys.readouterr().err
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
+    """A TypeError or KeyError raised inside a command is a bug: it propagates with its traceback."""
+    import lstmlab.cli as cli
+
+    def broken(args):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(cli, "_cmd_variants", broken)
+    with pytest.raises(KeyError, match="internal"):
+        cli.main(["variants"])
+
+
+@pytest.mark.parametrize("name", __import__("lstmlab").names())
+def test_kernel_source_of_every_variant_is_valid_python(name):
+    from lstmlab.kernel_source import kernel_source
+    for part, text in kernel_source(name).items():
+        compile(text, f"{name}-{part}", "exec")
