@@ -11,7 +11,7 @@ _ANCHORS = [",".join(map(str, s)) for s in ANCHOR_SIZES + [FASTRNNS_SIZE]]
 
 
 class AnchorSizes:
-    """lstm, gru and peephole at issue 5's anchor sizes and fastrnns' default (100, 64, 512, 512)."""
+    """lstm, gru and peephole at the anchor sizes and fastrnns' default (100, 64, 512, 512)."""
     params = (["lstm", "gru", "peephole"], _ANCHORS)
     param_names = ["variant", "T,B,D,H"]
     timeout = 600

@@ -15,7 +15,7 @@ import numpy as np
 from .. import blas
 from ..registry import get_spec
 
-#: The sizes (T, B, D, H) of issue 5's anchors, plus PyTorch fastrnns' default.
+#: The anchor sizes (T, B, D, H) the project tracks, plus PyTorch fastrnns' default.
 ANCHOR_SIZES = [(100, 32, 1, 128), (100, 64, 2, 128), (200, 32, 10, 128), (100, 32, 128, 256),
                 (50, 64, 512, 512), (1000, 16, 2, 64), (200, 1, 1, 8)]
 FASTRNNS_SIZE = (100, 64, 512, 512)
