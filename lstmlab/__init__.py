@@ -7,13 +7,12 @@ Quick start::
     y, state, ctx = layer.forward(np.zeros((100, 4, 8), np.float32))
     grads, dx, dstate0 = layer.backward(ctx, np.ones_like(y))
 """
-from .registry import register, unregister, get, get_spec, names, UnknownVariantError
-from .variant import Variant, Stage, Product, VariantError
-from .layer import RNN
-from .gradcheck import gradcheck, GradcheckReport
+from . import variants  # noqa: F401 - registers the built-ins
 from .config import set_num_threads
-
-from . import variants  # registers the built-ins
+from .gradcheck import GradcheckReport, gradcheck
+from .layer import RNN
+from .registry import UnknownVariantError, get, get_spec, names, register, unregister
+from .variant import Product, Stage, Variant, VariantError
 
 __version__ = "0.1.0"
 

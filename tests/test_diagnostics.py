@@ -61,7 +61,8 @@ def test_model_diagnostic(task):
 
 def _one(batch, b, every):
     """Sequence b of a time-major batch, as a batch of one."""
-    pick = {"inputs": lambda v: v[:, b:b + 1], "targets": (lambda v: v[:, b:b + 1]) if every else (lambda v: v[b:b + 1]),
+    pick = {"inputs": lambda v: v[:, b:b + 1],
+            "targets": (lambda v: v[:, b:b + 1]) if every else (lambda v: v[b:b + 1]),
             "lengths": lambda v: v[b:b + 1], "weights": lambda v: v[:, b:b + 1] if v.ndim > 1 else v[b:b + 1]}
     return type(batch)(**{k: None if v is None else np.ascontiguousarray(pick[k](v)) for k, v in vars(batch).items()})
 

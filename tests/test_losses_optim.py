@@ -4,8 +4,18 @@ import math
 import numpy as np
 import pytest
 
-from lstmlab.training import (SGD, Adam, RMSProp, clip_by_global_norm, clip_by_value, global_norm, make_optimizer,
-                              make_schedule, mse, softmax_cross_entropy)
+from lstmlab.training import (
+    SGD,
+    Adam,
+    RMSProp,
+    clip_by_global_norm,
+    clip_by_value,
+    global_norm,
+    make_optimizer,
+    make_schedule,
+    mse,
+    softmax_cross_entropy,
+)
 
 torch = pytest.importorskip("torch")
 

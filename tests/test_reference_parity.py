@@ -1,10 +1,10 @@
 """Forward and gradients of every registered variant against the NumPy references."""
 import numpy as np
 import pytest
-
-import lstmlab
 from conftest import random_inputs, random_layer
 from reference import EQUATIONS, generic_step, run
+
+import lstmlab
 
 CONFIGS = [  # (layers, bidirectional, lengths)
     (1, False, None),

@@ -68,7 +68,9 @@ def test_plugins_load_lazily_and_broken_one_warns(monkeypatch):
 
 def test_import_survives_broken_plugin(tmp_path):
     """A broken plugin installed in the environment never breaks `import lstmlab`."""
-    import subprocess, sys, textwrap
+    import subprocess
+    import sys
+    import textwrap
     dist = tmp_path / "brokenplug-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplug\nVersion: 0.1\n")

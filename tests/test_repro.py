@@ -9,8 +9,7 @@ import time
 import pytest
 
 from lstmlab.repro import Reproduction, available, write_report
-from lstmlab.sweep import (DaskExecutor, LocalExecutor, SchedulerUnreachable, SweepMismatch, load_records,
-                           run_sweep)
+from lstmlab.sweep import DaskExecutor, LocalExecutor, SchedulerUnreachable, SweepMismatch, load_records, run_sweep
 from lstmlab.training import TrainConfig
 from lstmlab.training.records import versions
 

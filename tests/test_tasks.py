@@ -4,8 +4,18 @@ import math
 import numpy as np
 import pytest
 
-from lstmlab.tasks import (Adding, Adding1997, Batch, CopyMemory, Task, UnknownTaskError, get_task, make_task,
-                           register_task, task_names)
+from lstmlab.tasks import (
+    Adding,
+    Adding1997,
+    Batch,
+    CopyMemory,
+    Task,
+    UnknownTaskError,
+    get_task,
+    make_task,
+    register_task,
+    task_names,
+)
 from lstmlab.tasks.base import _TASKS
 
 

@@ -6,8 +6,15 @@ import pytest
 
 from lstmlab.tasks import Task, make_task, register_task, task_names
 from lstmlab.tasks.base import _TASKS
-from lstmlab.training import (CheckpointError, NonFiniteError, ResumeError, RunExistsError, SequenceModel,
-                              TrainConfig, train)
+from lstmlab.training import (
+    CheckpointError,
+    NonFiniteError,
+    ResumeError,
+    RunExistsError,
+    SequenceModel,
+    TrainConfig,
+    train,
+)
 from lstmlab.training import checkpoint as ckpt
 from lstmlab.training.loop import _Run
 
@@ -233,7 +240,8 @@ def test_restore_other_variant_or_shape_is_all_or_nothing(finished, tmp_path):
 
 
 @pytest.mark.parametrize("field,value,msg", [
-    ("T", 0, "T: expected 1 <= T"), ("T", 1, "T: task 'adding' needs 2 <= T"), ("batch_size", 0, "batch_size: expected 1 <="),
+    ("T", 0, "T: expected 1 <= T"), ("T", 1, "T: task 'adding' needs 2 <= T"),
+    ("batch_size", 0, "batch_size: expected 1 <="),
     ("steps", 0, "steps: expected 1 <="), ("lr", 0.0, "lr: expected a finite learning rate"),
     ("lr", float("nan"), "lr: expected"), ("lr", 1e3, "lr: expected"), ("optimizer", "adagrad", "optimizer"),
     ("variant", "lstn", "did you mean 'lstm'"), ("task", "copyy", "did you mean 'copy'"),

@@ -55,11 +55,12 @@ class LocalExecutor:
                             rec = fut.result()
                             pending.pop(futs[fut], None)
                             yield rec
-                except cf.process.BrokenProcessPool:
+                except cf.process.BrokenProcessPool as exc:
                     attempt += 1
                     if attempt > self.retries:
                         raise RuntimeError(f"local pool: worker processes died {attempt} times; "
-                                           f"{len(pending)} runs unfinished (re-run the command to resume them)")
+                                           f"{len(pending)} runs unfinished (re-run the command to resume them)"
+                                           ) from exc
                     _log.warning("a worker process died; resubmitting %d unfinished runs", len(pending))
         finally:
             for k, v in saved.items():

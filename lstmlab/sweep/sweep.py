@@ -96,8 +96,9 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
     one warm-up update (which compiles the variant, filling the on-disk cache
     the workers then use): the median of 5 updates and one held-out evaluation,
     in this process's CPU time with one thread (so that other work on the
-    machine does not inflate it; wall time with several), and one checkpoint. Runs are then packed onto the workers longest first, so
-    a grid with a few long runs is not estimated as if it split evenly.
+    machine does not inflate it; wall time with several), and one checkpoint.
+    Runs are then packed onto the workers longest first, so a grid with a few
+    long runs is not estimated as if it split evenly.
     """
     import os
     import tempfile

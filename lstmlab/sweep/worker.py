@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tasks import make_task
 from ..training import NonFiniteError, TrainConfig, train
 from ..training.records import CHECKPOINT, METRICS, versions
-from ..tasks import make_task
 
 #: Sequences of the fixed batch the gradient-by-lag diagnostic is measured on.
 DIAGNOSTIC_BATCH = 32

@@ -27,7 +27,8 @@ QUICK = dict(task="adding", T=100, hidden=64, steps=2500, batch_size=32, optimiz
 class Arjovsky2016(Reproduction):
     name = "arjovsky2016"
     title = "Arjovsky et al. 2016: tanh RNN, IRNN and LSTM on copy memory and adding"
-    paper = "Arjovsky, Shah & Bengio 2016, \"Unitary Evolution Recurrent Neural Networks\", ICML, arXiv:1511.06464, Sec. 4"
+    paper = ("Arjovsky, Shah & Bengio 2016, \"Unitary Evolution Recurrent Neural Networks\", ICML, "
+             "arXiv:1511.06464, Sec. 4")
     description = (
         "Copy task at T in {100, 200, 300, 500} with the paper's sizes for about 6,500 parameters (tanh RNN 80, "
         "IRNN 80, LSTM 40 units); adding task at T in {100, 200, 400, 750}, 128 units each. As in the paper and "

@@ -37,9 +37,12 @@ class Tallec2018(Reproduction):
 
     def claims(self, groups):
         gs = {g.label: g for g in groups.values()}
-        fmt = lambda k: (f"{gs[k].ratio:.3f} x baseline, recall accuracy "  # noqa: E731
-                         f"{sum(r['final'].get('recall_accuracy', 0) for r in gs[k].done) / max(len(gs[k].done), 1):.3f}"
-                         if k in gs and gs[k].done else "not run")
+        def recall(k):
+            return sum(r["final"].get("recall_accuracy", 0) for r in gs[k].done) / max(len(gs[k].done), 1)
+
+        def fmt(k):
+            return (f"{gs[k].ratio:.3f} x baseline, recall accuracy {recall(k):.3f}"
+                    if k in gs and gs[k].done else "not run")
         T = sorted({g.T for g in groups.values()})
         return [("With the usual forget bias the LSTM stalls at the copy baseline for long delays",
                  beat_claim(groups, "copy", "lstm-fb1", ()) + f"; forget bias 1: {fmt('lstm-fb1')}"),
