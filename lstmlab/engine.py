@@ -65,6 +65,8 @@ class Kernels:
     backward: object
     source: str
     path: str
+    reads_x: bool = False    # a stage's backward reads x_k: the forward keeps XP
+    n_grad_rows: int = 0     # rows of G
 
 
 def kernels(spec) -> Kernels:
@@ -95,7 +97,8 @@ def kernels(spec) -> Kernels:
             setattr(mod, f"f{k}", _jit_helper(fw))
             setattr(mod, f"bw{k}", _jit_helper(bw))
         opts = dict(config.JIT_OPTIONS, cache=config.CACHE)
-        ker = Kernels(numba.njit(**opts)(mod.forward), numba.njit(**opts)(mod.backward), src, str(path))
+        ker = Kernels(numba.njit(**opts)(mod.forward), numba.njit(**opts)(mod.backward), src, str(path),
+                      hostside.backward_reads_x(spec), hostside.n_grad_rows(spec))
         _KERNELS[key] = ker
         return ker
 
@@ -146,7 +149,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     Y = np.zeros((T, B, H), dt)
     # Most variants' backward never reads x_k: then the projection is computed
     # CHUNK_ROWS rows at a time into a small buffer and not kept.
-    keep = hostside.backward_reads_x(spec)
+    keep = ker.reads_x
     XP = workspace.empty((T if keep else min(T, max(1, -(-config.CHUNK_ROWS // B))), B, len(spec.inputs) * H), dt)
     _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
     if not keep:
@@ -181,11 +184,11 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     dXP = workspace.empty((C, B, G_ * H), dt)
     U = hostside.unit_matrix(spec, params, H, dt)
     dU = np.zeros_like(U)
-    G = np.zeros((hostside.n_grad_rows(spec), B, H), dt)
+    G = np.zeros((ker.n_grad_rows, B, H), dt)
     # The state is carried unchanged past a sequence's end and the kernel passes
     # gradients through those steps, so the final-state gradient enters at T.
     Gn = np.array(dstate, dtype=dt, order="C", copy=True)
-    reads_x = hostside.backward_reads_x(spec)
+    reads_x = ker.reads_x
     grads = hostside.zero_grads(spec, params, D, H, dt)
     dx = np.empty((T, B, D), dt)
     for t1 in range(T, 0, -C):
@@ -205,7 +208,7 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
                                   [dA[:n].reshape(n * B, -1) for dA in dAs],
                                   [Pp[t0:t1].reshape(n * B, -1) for Pp in tape.P], blas.at_b, _colsum)
         dx[t0:t1] = blas.a_b(dXP2, params["W"]).reshape(n, B, D)
-    hostside.add_unit_grads(spec, grads, dU)
+    hostside.set_unit_grads(spec, grads, dU)
     workspace.give(dXP, *dAs, *Qs)
     return grads, dx, Gn
 

@@ -48,15 +48,15 @@ def unpack_state(z, nst, H) -> np.ndarray:
 
 
 def zero_grads(spec, params, D, H, dt) -> dict:
-    """Zero gradients for every parameter of one direction of one layer, keyed like ``params``."""
+    """Zero gradients of the matrices and biases of one direction of one layer, keyed like ``params``.
+
+    The per-unit parameters' come from the kernels' ``dU`` (:func:`set_unit_grads`)."""
     G_ = len(spec.inputs)
     grads = {"W": np.zeros((G_ * H, D), dt), "b": np.zeros(G_ * H, dt)}
     for p in spec.products:
         grads[p.name] = np.zeros_like(params[p.name])
         if p.bias:
             grads["b_" + p.name] = np.zeros(params[p.name].shape[0], dt)
-    for u in spec.unit_params:
-        grads[u] = np.zeros(H, dt)
     return grads
 
 
@@ -76,7 +76,7 @@ def add_weight_grads(spec, grads, dXP2, x2, dA2s, P2s, at_b, colsum) -> None:
             grads["b_" + p.name] += colsum(dA2)
 
 
-def add_unit_grads(spec, grads, dU) -> None:
-    """The per-unit parameters' gradients from the kernels' ``dU (n_unit_params, H)``."""
+def set_unit_grads(spec, grads, dU) -> None:
+    """The per-unit parameters' gradients, copied from the kernels' ``dU (n_unit_params, H)``."""
     for k, u in enumerate(spec.unit_params):
-        grads[u] += dU[k]
+        grads[u] = dU[k].copy()

@@ -259,7 +259,7 @@ def backward(spec, tape: CudaTape, dY, dstate):
     hostside.add_weight_grads(spec, grads, dXP2, tape.x.reshape(TB, D),
                               [dA.reshape(TB, R.shape[0]) for dA, R in zip(dAs, tape.R)],
                               [Pp.reshape(TB, R.shape[1]) for Pp, R in zip(tape.P, tape.R)], at_b, colsum)
-    hostside.add_unit_grads(spec, grads, dU.copy_to_host())
+    hostside.set_unit_grads(spec, grads, dU.copy_to_host())
     dx = cuda.device_array((TB, D), dt)
     kernels.matmul(cuda, dXP2, cuda.to_device(tape.params["W"]), dx)
     return grads, dx.copy_to_host().reshape(T, B, D), Gn.copy_to_host()
