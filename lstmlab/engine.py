@@ -127,6 +127,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     All float arrays share one dtype (float32 or float64), already validated.
     Returns ``(Y (T, B, H), final_state (nstate, B, H), tape)``.
     """
+    hostside.check_forward(spec, params, x, state0, lengths)
     T, B, _ = x.shape
     nst, _, H = state0.shape
     dt = x.dtype
@@ -171,11 +172,12 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     weight gradients are GEMMs over its steps. Gradient buffers are therefore
     chunk-sized, not sequence-sized.
     """
+    ker = kernels(spec)
+    hostside.check_backward(spec, tape, dY, dstate, ker.reads_x)
     x, params, L = tape.x, tape.params, tape.lengths
     T, B, D = x.shape
     H = dY.shape[2]
     dt = x.dtype
-    ker = kernels(spec)
     C = min(T, max(1, -(-config.CHUNK_ROWS // B)))
     G_ = len(spec.inputs)
     Rs = [params[p.name] for p in spec.products]

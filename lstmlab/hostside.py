@@ -80,3 +80,95 @@ def set_unit_grads(spec, grads, dU) -> None:
     """The per-unit parameters' gradients, copied from the kernels' ``dU (n_unit_params, H)``."""
     for k, u in enumerate(spec.unit_params):
         grads[u] = dU[k].copy()
+
+
+def _want(name, arr, shape, dtype, contiguous=False):
+    """Raise a clear error unless ``arr`` has ``shape`` and ``dtype`` (and, if asked, is C-contiguous).
+
+    Shapes are what keeps the kernels in bounds; the dtype keeps Numba from
+    compiling a mixed-precision kernel (an error blaming the variant);
+    contiguity is asked only where a kernel reshapes its argument.
+    """
+    try:
+        if arr.shape == shape and arr.dtype == dtype and (not contiguous or arr.flags.c_contiguous):
+            return  # the common case
+    except AttributeError:
+        raise TypeError(f"{name}: expected an array of shape {shape}, got {type(arr).__name__}") from None
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(arr.shape)}")
+    if np.dtype(arr.dtype) != dtype:
+        raise TypeError(f"{name}: expected dtype {dtype}, got {np.dtype(arr.dtype)}")
+    raise ValueError(f"{name}: expected a C-contiguous array")
+
+
+def check_forward(spec, params, x, state0, lengths) -> None:
+    """Every array a forward hands the kernels, checked against the variant's layout.
+
+    The compiled kernels do not check bounds; this is the boundary. x (T, B, D),
+    state0 (nstate, B, H), lengths (B,) int64, params as
+    :meth:`~lstmlab.spec.VariantSpec.param_shapes`, all one float dtype.
+    (Length values need no check here: the kernels only compare steps with
+    them; :mod:`lstmlab.validate` checks their meaning.)
+    """
+    if x.ndim != 3 or state0.ndim != 3:
+        raise ValueError(f"x and state0: expected 3-D arrays, got shapes {x.shape} and {state0.shape}")
+    T, B, D = x.shape
+    H = state0.shape[2]
+    dt = x.dtype
+    if dt != np.float32 and dt != np.float64:
+        raise TypeError(f"x: expected float32 or float64, got {dt}")
+    _want("x", x, (T, B, D), dt, contiguous=True)  # the kernel reshapes it for the projection GEMM
+    _want("state0", state0, (len(spec.state), B, H), dt)  # copied into Z
+    _check_params(spec, params, D, H, dt, "params")
+    _want("lengths", lengths, (B,), _INT64)
+
+
+def _check_params(spec, params, D, H, dt, what):
+    for name, shape in _param_shapes(spec, D, H):
+        a = params.get(name)
+        if a is None:
+            raise KeyError(f"{what}: missing {name!r} (variant {spec.name!r})")
+        if a.shape != shape or a.dtype != dt:  # inline: this runs for every parameter on every call
+            _want(f"{what}[{name!r}]", a, shape, dt)
+
+
+_INT64 = np.dtype(np.int64)
+_SHAPES: dict = {}
+
+
+def _param_shapes(spec, D, H) -> tuple:
+    key = (id(spec), D, H)
+    shapes = _SHAPES.get(key)
+    if shapes is None or shapes[0] is not spec:
+        shapes = _SHAPES[key] = (spec, tuple(spec.param_shapes(D, H).items()))
+    return shapes[1]
+
+
+def check_backward(spec, tape, dY, dstate, reads_x: bool) -> None:
+    """The tape and gradients a backward hands the kernels, checked against each other and the variant.
+
+    A tape made by another variant's or size's forward is refused here, before
+    any kernel reads it.
+    """
+    if tape.Z is None:
+        raise RuntimeError("tape: already released (its buffers were recycled); run forward again")
+    T, B, D = tape.x.shape
+    nst = len(spec.state)
+    if dY.ndim != 3:
+        raise ValueError(f"dY: expected shape (T, B, H), got {dY.shape}")
+    H = dY.shape[2]
+    dt = tape.x.dtype
+    _want("dY", dY, (T, B, H), dt, contiguous=True)
+    _want("dstate", dstate, (nst, B, H), dt)  # copied into Gn
+    _want("tape.Z", tape.Z, (T + 1, B, nst * H), dt)
+    width = len(spec.saved) * H
+    _want("tape.S", tape.S, (T, B, width if tape.S.shape[2:] == (width,) else max(1, len(spec.saved)) * H), dt)
+    if reads_x:
+        _want("tape.XP", tape.XP, (T, B, len(spec.inputs) * H), dt)
+    if len(tape.P) != len(spec.products):
+        raise ValueError(f"tape: has {len(tape.P)} product inputs, variant {spec.name!r} has "
+                         f"{len(spec.products)} products (a tape from another variant's forward)")
+    for p, Pp in zip(spec.products, tape.P):
+        _want(f"tape.P[{p.name!r}]", Pp, (T, B, len(p.source) * H), dt)
+    _check_params(spec, tape.params, D, H, dt, "tape.params")
+    _want("tape.lengths", tape.lengths, (B,), _INT64)

@@ -11,6 +11,8 @@ Parameters are a flat mapping ``"layer{l}[.reverse].{name}"`` -> array, with
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import backends, validate
@@ -23,12 +25,58 @@ DTYPES = (np.float32, np.float64)
 class Context:
     """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
 
-    def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False):
+    def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False, owner=None, version=0):
         self.tapes, self.perms = tapes, perms  # one engine tape per direction of each layer
         self.T, self.B, self.batch_first = T, B, batch_first
         self.backend = backend  # the backend that made the tapes runs their backward
         self.on_device = on_device  # device arrays came in: device arrays go out
+        self.owner, self.version = owner, version  # the layer and parameter version that made it
         self.released = False
+
+
+class Params(dict):
+    """A layer's parameters, ``name -> array``: an assignment is checked and counted.
+
+    Assigning ``params[name] = array`` checks the name, shape and dtype against
+    the layer (a clear error, never a kernel handed the wrong buffer) and
+    increments the layer's :attr:`RNN.params_version`, so a context made
+    before the assignment is refused by :meth:`RNN.backward`. Updating an
+    array in place (what the optimisers do) is not counted. Entries cannot be
+    removed. Pickled or copied, it is a plain dict.
+    """
+
+    def __init__(self, layer, items=()):
+        super().__init__()
+        self._layer = weakref.ref(layer)
+        for k, v in dict(items).items():
+            super().__setitem__(k, v)
+
+    def __setitem__(self, name, value):
+        if dict.get(self, name) is value:  # ``params[k] *= 0.5`` updates in place, then stores the same array
+            return
+        layer = self._layer()
+        if layer is not None:
+            value = validate.check_param(layer, name, value)
+            layer.params_version += 1
+        super().__setitem__(name, value)
+
+    def update(self, *args, **kw):
+        for k, v in dict(*args, **kw).items():
+            self[k] = v
+
+    def setdefault(self, name, value=None):
+        if name not in self:
+            self[name] = value
+        return self[name]
+
+    def _refuse(self, *args, **kw):
+        raise TypeError("params: entries cannot be removed from a layer's parameters (replace them, or use "
+                        "set_params)")
+
+    __delitem__ = pop = popitem = clear = _refuse
+
+    def __reduce__(self):
+        return dict, (dict(self),)
 
 
 class RNN:
@@ -80,12 +128,23 @@ class RNN:
         self.dtype = np.dtype(dtype)
         self.num_directions = 2 if bidirectional else 1
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.params = {}
+        self.params_version = 0
+        params = {}
         for prefix, d_in in self._blocks():
             p = init_params(self.spec, d_in, hidden_size, rng, dtype=self.dtype, scheme=init,
                             forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
                             recurrent_init=recurrent_init, recurrent_gain=recurrent_gain)
-            self.params.update({f"{prefix}.{k}": v for k, v in p.items()})
+            params.update({f"{prefix}.{k}": v for k, v in p.items()})
+        self._params = Params(self, params)
+
+    @property
+    def params(self) -> Params:
+        """``"layer{l}[.reverse].{name}" -> array`` (see :class:`Params`)."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        self.set_params(value)
 
     # -- structure -----------------------------------------------------------
     def _blocks(self):
@@ -108,7 +167,8 @@ class RNN:
 
     def set_params(self, params: dict) -> None:
         """Replace all parameters; checks names, shapes and dtype, copies nothing silently."""
-        self.params = self.check_params(params)
+        self._params = Params(self, self.check_params(params))
+        self.params_version += 1
 
     def check_params(self, params) -> dict:
         """``params`` checked against this layer's names, shapes and dtype (see :mod:`lstmlab.validate`)."""
@@ -163,7 +223,7 @@ class RNN:
                 k += 1
             inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
         y = inp.transpose(1, 0, 2) if self.batch_first else inp
-        ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device)
+        ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device, self, self.params_version)
         if on_device:  # device arrays in, device arrays out
             from numba import cuda
             return cuda.to_device(np.ascontiguousarray(y)), tuple(cuda.to_device(f) for f in final), ctx
@@ -184,6 +244,16 @@ class RNN:
         """
         if not isinstance(ctx, Context):
             raise TypeError(f"ctx: expected the Context returned by forward, got {type(ctx).__name__}")
+        if ctx.owner is not self:
+            other = ctx.owner
+            made = (f"a {other.spec.name!r} layer (input {other.input_size}, hidden {other.hidden_size})"
+                    if isinstance(other, RNN) else "another layer")
+            raise ValueError(f"ctx: made by the forward of {made}, not this {self.spec.name!r} layer (input "
+                             f"{self.input_size}, hidden {self.hidden_size}); pass it to the backward of the layer "
+                             f"whose forward returned it")
+        if ctx.version != self.params_version:
+            raise ValueError("ctx: the parameters were replaced (set_params or an assignment into params) after "
+                             "the forward that made this context; run forward again")
         if ctx.released:
             raise RuntimeError("ctx: this forward's context was already used by a backward and its buffers "
                                "were recycled; run forward again, or pass retain=True to the first backward")

@@ -90,3 +90,21 @@ def check_params(layer, params) -> dict:
             raise TypeError(f"params[{k!r}]: expected dtype {layer.dtype}, got {v.dtype}")
         out[k] = np.ascontiguousarray(v)
     return out
+
+
+def check_param(layer, name, value):
+    """One assignment ``layer.params[name] = value``: a known name, its shape, the layer's dtype."""
+    want = layer.param_shapes()
+    if name not in want:
+        import difflib
+        close = difflib.get_close_matches(str(name), list(want), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"params[{name!r}]: not a parameter of this layer{hint} (expected one of {sorted(want)})")
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"params[{name!r}]: expected a numpy array, got {type(value).__name__}")
+    if value.shape != want[name]:
+        raise ValueError(f"params[{name!r}]: expected shape {want[name]}, got {value.shape}")
+    if value.dtype != layer.dtype:
+        raise TypeError(f"params[{name!r}]: expected dtype {layer.dtype} (the layer's dtype), got {value.dtype}; "
+                        f"convert it with .astype(np.{layer.dtype})")
+    return np.ascontiguousarray(value)

@@ -150,6 +150,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
     "persistent" (the whole sequence in one cooperative launch, weights in
     shared memory; falls back to "step", with one warning, when they do not fit).
     """
+    hostside.check_forward(spec, params, x, state0, lengths)
     cuda = require()
     K = compiled(spec)
     T, B, D = x.shape
@@ -204,6 +205,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
 
 def backward(spec, tape: CudaTape, dY, dstate):
     """Like :func:`lstmlab.engine.backward`, on the GPU; returns NumPy arrays."""
+    hostside.check_backward(spec, tape, dY, dstate, reads_x=True)  # the device tape keeps XP whole
     cuda = require()
     K = compiled(spec)
     T, B, D = tape.x.shape
