@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 _EPILOG_TRAIN = """\
 examples:
@@ -126,6 +127,13 @@ def _cmd_train(args) -> int:
                       on_nonfinite=args.on_nonfinite)
     cfg.validate()
     out = args.out or f"runs/{cfg.task}-T{cfg.T}-{cfg.variant}-s{cfg.seed}"
+    if args.resume:
+        from .training.records import CHECKPOINT, RESULT
+        if not (Path(out) / CHECKPOINT).exists() and not (Path(out) / RESULT).exists():
+            what = "does not exist" if not Path(out).exists() else "holds no checkpoint to resume from"
+            raise ValueError(f"--resume: {out} {what}; run without --resume to start a run there"
+                             + (" (remove the folder first if it holds an unstarted run's config)"
+                                if Path(out).exists() else ""))
     t0 = time.perf_counter()
     res = train(cfg, out, resume=args.resume, progress=not args.no_progress)
     wall = time.perf_counter() - t0

@@ -85,9 +85,16 @@ def init_params(spec, input_size: int, hidden: int, rng: np.random.Generator, *,
     """
     if scheme not in SCHEMES:
         raise ValueError(f"init: expected one of {SCHEMES}, got {scheme!r}")
+    if forget_bias is not None and not (isinstance(forget_bias, (int, float, np.floating, np.integer))
+                                        and not isinstance(forget_bias, bool) and math.isfinite(forget_bias)):
+        raise ValueError(f"forget_bias: expected a finite number or None (the variant's default), got "
+                         f"{forget_bias!r}")
+    if t_max is not None and scheme != "chrono":
+        raise ValueError(f"t_max: only init='chrono' uses it (it sets the range of the chrono biases), got "
+                         f"t_max={t_max!r} with init={scheme!r}")
     recurrent_init = resolve_recurrent_init(spec, recurrent_init, orthogonal, recurrent_gain)
     if scheme == "chrono":
-        if t_max is None or not (isinstance(t_max, (int, float)) and t_max > 2):
+        if t_max is None or not (isinstance(t_max, (int, float)) and math.isfinite(t_max) and t_max > 2):
             raise ValueError(f"init='chrono' needs t_max > 2 (the longest dependency, e.g. T), got {t_max!r}")
     H = hidden
     bound = 1.0 / math.sqrt(H)

@@ -127,6 +127,9 @@ class RNN:
         self.bidirectional, self.batch_first = bool(bidirectional), bool(batch_first)
         self.dtype = np.dtype(dtype)
         self.num_directions = 2 if bidirectional else 1
+        if not isinstance(seed, np.random.Generator) and not (
+                isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+            raise ValueError(f"seed: expected a non-negative int or a numpy.random.Generator, got {seed!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.params_version = 0
         params = {}

@@ -36,7 +36,12 @@ _log = logging.getLogger(__name__)
 
 def unknown_name_message(kind: str, name: str, known) -> str:
     """'unknown KIND 'name'; did you mean ...? Registered: ...' - shared by every registry."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    known = list(known)
+    close = [k for k in known if k.lower() == str(name).lower()]  # 'LSTM' for 'lstm'
+    by_lower = {k.lower(): k for k in known}
+    close += [by_lower[k] for k in difflib.get_close_matches(str(name).lower(), list(by_lower), n=3, cutoff=0.5)
+              if by_lower[k] not in close]
+    close = close[:3]
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return f"unknown {kind} {name!r}{hint} Registered: {', '.join(sorted(known))}"
 

@@ -127,3 +127,38 @@ def test_uncompilable_maths_named_clearly():
             lstmlab.RNN("tmp_uncompilable", 1, 2, dtype=np.float64).forward(np.zeros((2, 1, 1)))
     finally:
         lstmlab.unregister("tmp_uncompilable")
+
+
+@pytest.mark.parametrize("kw, err, msg", [
+    (dict(seed=-1), ValueError, "seed: expected a non-negative int"),
+    (dict(seed="abc"), ValueError, "seed: expected a non-negative int"),
+    (dict(forget_bias=float("nan")), ValueError, "forget_bias: expected a finite number"),
+    (dict(t_max=50.0), ValueError, "t_max: only init='chrono' uses it"),
+    (dict(init="chrono", t_max=float("inf")), ValueError, "init='chrono' needs t_max > 2"),
+])
+def test_layer_options_refused_with_their_name(kw, err, msg):
+    with pytest.raises(err, match=msg):
+        lstmlab.RNN("lstm", 2, 3, **kw)
+
+
+def test_unknown_name_in_the_wrong_case_gets_a_suggestion():
+    with pytest.raises(KeyError, match="did you mean 'lstm'"):
+        lstmlab.get("LSTM")
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(t_max=50.0), "t_max: only init='chrono'"),
+    (dict(forget_bias=float("nan")), "forget_bias: expected a finite"),
+])
+def test_train_config_refuses_ignored_or_nonfinite_options(kw, msg):
+    from lstmlab.training import TrainConfig
+    with pytest.raises(ValueError, match=msg):
+        TrainConfig(**kw).validate()
+
+
+def test_train_config_refuses_a_class_before_writing_anything(tmp_path):
+    from lstmlab.training import TrainConfig, train
+    from lstmlab.variants import LSTM
+    with pytest.raises(TypeError, match="variant: expected a registered variant's name"):
+        train(TrainConfig(variant=LSTM, steps=2), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -195,3 +195,42 @@ def test_kernel_source_of_every_variant_is_valid_python(name):
     from lstmlab.kernel_source import kernel_source
     for part, text in kernel_source(name).items():
         compile(text, f"{name}-{part}", "exec")
+
+
+@pytest.mark.parametrize("prepare, msg", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.mkdir(), "holds no checkpoint"),
+])
+def test_resume_without_a_checkpoint_is_refused(tmp_path, capsys, prepare, msg):
+    out = tmp_path / "run"
+    prepare(out)
+    assert main(["train", *TINY, "--steps", "5", "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "run without --resume" in err
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["repro", "tallec2018", "--workers", "0", "--dry-run"], "--workers: expected a positive integer, got 0"),
+    (["repro", "tallec2018", "--timeout", "-1", "--dry-run"], "--timeout: expected a positive number of seconds"),
+])
+def test_repro_numbers_are_checked(argv, msg, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_a_run_restarted_before_its_first_checkpoint_has_one_step0_record(tmp_path):
+    """A session killed before its first checkpoint leaves config and the step-0 evaluation; the next starts clean."""
+    from lstmlab.training import TrainConfig, train
+    from lstmlab.training.records import MetricsLog
+    cfg = TrainConfig(task="adding", T=10, hidden=4, steps=4, batch_size=4, eval_every=2, eval_size=8,
+                      checkpoint_every=100)
+    out = tmp_path / "run"
+    train(cfg, out, progress=False)
+    for name in ("checkpoint.lstmlab", "result.json"):  # as if killed before any checkpoint
+        (out / name).unlink()
+    log = MetricsLog(out / "metrics.jsonl")
+    log.truncate_after(0)
+    train(cfg, out, resume=True, progress=False)
+    steps0 = [r for r in log.records() if r["kind"] == "eval" and r["step"] == 0]
+    assert len(steps0) == 1

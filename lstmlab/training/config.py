@@ -59,6 +59,10 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check every field; raise ValueError naming the field, what was expected and what was given."""
         get_task(self.task)     # UnknownTaskError with suggestions
+        if not isinstance(self.variant, str):  # a config is stored as JSON and re-read in other processes
+            what = getattr(self.variant, "__name__", type(self.variant).__name__)
+            raise TypeError(f"variant: expected a registered variant's name, got {what!r}; register the class "
+                            f"first (lstmlab.register(cls, name=...)) and pass the name")
         spec = get_spec(self.variant)  # UnknownVariantError with suggestions
         for name, (lo, hi) in LIMITS.items():
             _int_in(name, getattr(self, name), lo, hi)
@@ -83,8 +87,13 @@ class TrainConfig:
         _int_in("seed", self.seed, 0, 2**63 - 1)
         for name in ("eval_every", "eval_size", "log_every", "checkpoint_every"):
             _int_in(name, getattr(self, name), 1, 1_000_000_000)
-        if self.init == "chrono" and self.t_max is not None and not self.t_max > 2:
-            raise ValueError(f"t_max: chrono needs t_max > 2, got {self.t_max!r}")
+        if self.init == "chrono" and self.t_max is not None and not (math.isfinite(self.t_max) and self.t_max > 2):
+            raise ValueError(f"t_max: chrono needs a finite t_max > 2, got {self.t_max!r}")
+        if self.t_max is not None and self.init != "chrono":
+            raise ValueError(f"t_max: only init='chrono' uses it, got t_max={self.t_max!r} with init={self.init!r}")
+        if self.forget_bias is not None and not (isinstance(self.forget_bias, (int, float))
+                                                 and math.isfinite(self.forget_bias)):
+            raise ValueError(f"forget_bias: expected a finite number or None, got {self.forget_bias!r}")
         self.make_optimizer()   # range checks of the optimiser's own options
         return self
 

@@ -214,7 +214,7 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
         _log.info("%s: resuming at step %d of %d", out, run.step, cfg.steps)
     start = run.step
     log = MetricsLog(out / METRICS)
-    log.truncate_after(start)
+    log.truncate_after(start if start else -1)  # from scratch: drop an earlier session's step-0 evaluation
     heldout = run.task.heldout(cfg.eval_size, cfg.seed)
     baseline = run.task.baseline()
     if start == 0:
