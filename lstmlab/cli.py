@@ -21,7 +21,9 @@ files written in --out: config.json (configuration and library versions),
 metrics.jsonl (training and held-out records), checkpoint.lstmlab (parameters,
 optimiser and random-generator state; written atomically every
 --checkpoint-every steps and at the end), result.json (final figures).
---resume continues an interrupted run to bit-identical parameters.
+--resume continues an interrupted run to bit-identical parameters; --resume with a
+larger --steps extends a run (constant learning rate: the same parameters as a
+run configured for the larger total from the start).
 """
 
 

@@ -250,3 +250,33 @@ def test_restore_other_variant_or_shape_is_all_or_nothing(finished, tmp_path):
 def test_config_out_of_range(field, value, msg):
     with pytest.raises((ValueError, KeyError), match=msg):
         _tiny(**{field: value}).validate()
+
+
+def test_extending_a_finished_run_equals_the_longer_run(tmp_path):
+    """--resume --steps N: the same optimiser state, data stream and counter carry on (constant schedule)."""
+    from lstmlab.training import checkpoint as ckpt
+    base = dict(task="adding", T=10, hidden=5, batch_size=4, eval_every=3, eval_size=8, checkpoint_every=7,
+                optimizer="adam", lr=1e-2, warmup=2)
+    short, full = tmp_path / "short", tmp_path / "full"
+    train(TrainConfig(steps=10, **base), short, progress=False)
+    res = train(TrainConfig(steps=25, **base), short, resume=True, progress=False)
+    assert res.step == 25 and res.resumed_from == 10
+    train(TrainConfig(steps=25, **base), full, progress=False)
+    a, _ = ckpt.load(short / "checkpoint.lstmlab")
+    b, _ = ckpt.load(full / "checkpoint.lstmlab")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+@pytest.mark.parametrize("change, msg", [
+    (dict(steps=5), "not shortened"),
+    (dict(steps=20, schedule="cosine"), "defined over the run's total"),
+])
+def test_extensions_that_would_change_the_numbers_are_refused(tmp_path, change, msg):
+    from lstmlab.training import ResumeError
+    base = dict(task="adding", T=10, hidden=4, batch_size=4, steps=10, eval_every=5, eval_size=8)
+    first = dict(base, schedule=change.get("schedule", "constant"))
+    train(TrainConfig(**first), tmp_path / "run", progress=False)
+    with pytest.raises(ResumeError, match=msg):
+        train(TrainConfig(**dict(first, **change)), tmp_path / "run", resume=True, progress=False)

@@ -30,6 +30,26 @@ _log = logging.getLogger(__name__)
 RESUMABLE_CHANGES = frozenset({"on_nonfinite", "checkpoint_every"})
 
 
+def extension_error(stored, cfg):
+    """Why ``stored`` (a run's config) cannot be continued to ``cfg.steps``; None when it can.
+
+    A run is extended by resuming it with more steps: the optimiser state, the
+    data stream and the step counter carry on, so with a constant learning rate
+    (a warm-up included) the parameters equal a run configured for the larger
+    total from the start, bit for bit. A cosine or linear schedule is defined
+    over the total, so a longer total would have used other rates already:
+    refused (start a new run). Fewer steps than already configured are refused.
+    """
+    if cfg.steps < stored.steps:
+        return (f"steps: the run is configured for {stored.steps} steps; it can be extended (more steps), "
+                f"not shortened to {cfg.steps}")
+    if cfg.schedule != "constant":
+        return (f"steps: a {cfg.schedule!r} schedule is defined over the run's total of {stored.steps} steps; "
+                f"extending it to {cfg.steps} would change the rates it already used. Train a new run with "
+                f"--steps {cfg.steps}, or use a constant schedule")
+    return None
+
+
 class NonFiniteError(FloatingPointError):
     """The loss or a gradient became NaN or Inf. ``step`` and ``tensor`` say where."""
 
@@ -120,6 +140,8 @@ class _Run:
             raise ckpt.CheckpointError(f"checkpoint {path}: it is from variant {stored.variant!r}, "
                                        f"this run trains {self.cfg.variant!r}")
         diffs = {k: v for k, v in stored.differences(self.cfg).items() if k not in RESUMABLE_CHANGES}
+        if set(diffs) == {"steps"} and extension_error(stored, self.cfg) is None:
+            diffs = {}  # an extended run (see extension_error)
         if diffs:
             raise ckpt.CheckpointError(f"checkpoint {path}: written by a run configured differently: "
                                        + ", ".join(f"{k}={a!r} there, {b!r} here" for k, (a, b) in diffs.items()))
@@ -194,6 +216,14 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
                                  f"directory")
         stored = TrainConfig.from_dict(read_json(out / CONFIG)["config"])
         diffs = {k: v for k, v in stored.differences(cfg).items() if k not in RESUMABLE_CHANGES}
+        if set(diffs) == {"steps"}:
+            why = extension_error(stored, cfg)
+            if why:
+                raise ResumeError(f"out: {out}: {why}")
+            _log.info("%s: extending the run from %d to %d steps", out, stored.steps, cfg.steps)
+            write_json(out / CONFIG, {"config": cfg.to_dict(), "versions": versions()})
+            (out / RESULT).unlink(missing_ok=True)
+            diffs = {}
         if diffs:
             raise ResumeError(f"out: {out} holds a run configured differently, so it cannot be resumed with "
                               "this configuration: " + ", ".join(f"{k}={a!r} there, {b!r} here"
