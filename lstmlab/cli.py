@@ -321,10 +321,12 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from .registry import UnknownNameError  # unknown variant, task or reproduction
     from .training import CheckpointError, NonFiniteError, ResumeError, RunExistsError
+    from .training.checkpoint import StorageError  # a path that cannot be written: says which and why
     from .variant import VariantError
     try:
         return args.func(args)
-    except (UnknownNameError, VariantError, ValueError, RunExistsError, ConnectionError, ImportError) as exc:
+    except (UnknownNameError, VariantError, ValueError, RunExistsError, ConnectionError, ImportError,
+            StorageError) as exc:
         # The user's input or set-up. CheckpointError and ResumeError are ValueErrors. Any other
         # exception (a TypeError or KeyError inside lstmlab, say) is a bug: its traceback is shown.
         kind = {CheckpointError: "checkpoint", ResumeError: "resume"}.get(type(exc), "error")

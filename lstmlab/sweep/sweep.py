@@ -22,7 +22,7 @@ import numpy as np
 
 from ..training import TrainConfig
 from ..training.checkpoint import atomic_write_text
-from ..training.records import MetricsLog, versions
+from ..training.records import MetricsLog, make_folder, versions
 
 _log = logging.getLogger(__name__)
 MANIFEST, RECORDS, RUNS = "sweep.json", "runs.jsonl", "runs"
@@ -56,7 +56,7 @@ def check_manifest(results: Path, name: str, description: str, specs: list[dict]
     path = results / MANIFEST
     mine = {"name": name, "description": description, "runs": {s["run_id"]: s["config"] for s in specs}}
     if not path.exists():
-        results.mkdir(parents=True, exist_ok=True)
+        make_folder(results)
         atomic_write_text(path, json.dumps({**mine, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                                             "versions": versions()}, indent=1, sort_keys=True) + "\n")
         return

@@ -14,6 +14,7 @@ anything, so a truncated or corrupted file is reported and never half-loaded.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -36,20 +37,58 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used: what is wrong, and which file."""
 
 
+class StorageError(OSError):
+    """A file or folder could not be written: which path, why, and what to do (one line)."""
+
+    def __str__(self):
+        return self.strerror or super().__str__()
+
+
+_ADVICE = {errno.ENOSPC: "no space left on the device: free some space, or write the run elsewhere",
+           errno.EDQUOT: "disk quota exceeded: free some space, or write the run elsewhere",
+           errno.EROFS: "the file system is read-only: choose a writable folder",
+           errno.EACCES: "permission denied: choose a folder you can write to",
+           errno.EPERM: "operation not permitted: choose a folder you can write to",
+           errno.EISDIR: "it is a folder, where a file is needed: choose another path",
+           errno.ENOTDIR: "a part of the path is a file, where a folder is needed: choose another path",
+           errno.EEXIST: "a file is in the way, where a folder is needed: choose another path",
+           errno.ENOENT: "a folder on the path does not exist (or the file system does not allow this)"}
+
+
+def storage_error(path, exc: OSError) -> StorageError:
+    """A :class:`StorageError` for ``exc`` raised while writing ``path``."""
+    why = _ADVICE.get(exc.errno, exc.strerror or str(exc))
+    err = StorageError(exc.errno, f"cannot write {path}: {why}")
+    err.filename = str(path)
+    return err
+
+
 def atomic_write_bytes(path, data: bytes, *, crash_after: int | None = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Any OS error (no space, read-only, permissions, a folder in the way)
+    leaves the previous file as it was, removes the temporary file and is
+    raised as :class:`StorageError` naming the path.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        if crash_after is not None:      # only the test hook takes this branch
-            fh.write(data[:crash_after])
+    try:
+        with open(tmp, "wb") as fh:
+            if crash_after is not None:      # only the test hook takes this branch
+                fh.write(data[:crash_after])
+                fh.flush()
+                os.fsync(fh.fileno())
+                os.kill(os.getpid(), signal.SIGKILL)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-            os.kill(os.getpid(), signal.SIGKILL)
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise storage_error(path, exc) from exc
     try:  # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY)
         try:

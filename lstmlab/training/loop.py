@@ -22,7 +22,18 @@ from . import checkpoint as ckpt
 from .config import TrainConfig
 from .model import SequenceModel
 from .optim import CLIP_MODES, global_norm, make_schedule
-from .records import CHECKPOINT, CONFIG, FAILED, METRICS, RESULT, MetricsLog, read_json, versions, write_json
+from .records import (
+    CHECKPOINT,
+    CONFIG,
+    FAILED,
+    METRICS,
+    RESULT,
+    MetricsLog,
+    make_folder,  # noqa: I001
+    read_json,
+    versions,
+    write_json,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -233,7 +244,7 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
             stored_result = {k: v for k, v in read_json(out / RESULT).items() if k != "versions"}
             return RunResult(**{**stored_result, "already_complete": True})
     else:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folder(out)
         write_json(out / CONFIG, {"config": cfg.to_dict(), "versions": versions()})
     ckpt.remove_stale_temporaries(out)
     (out / FAILED).unlink(missing_ok=True)

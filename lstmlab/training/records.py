@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
-from .checkpoint import atomic_write_text
+from .checkpoint import atomic_write_text, storage_error
 
 CONFIG, METRICS, CHECKPOINT, RESULT, FAILED = ("config.json", "metrics.jsonl", "checkpoint.lstmlab",
                                                "result.json", "failed.json")
@@ -28,6 +29,18 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def make_folder(path) -> Path:
+    """``mkdir -p`` that reports a file in the way, a read-only or full file system as StorageError."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise storage_error(path, FileExistsError(17, "File exists"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(path, exc) from exc
+    return path
 
 
 def write_json(path: Path, obj) -> None:
@@ -67,6 +80,16 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
 
     def append(self, record: dict) -> None:
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
-            fh.flush()
+        """Add one record; on an OS error the file is cut back to its whole records and StorageError raised."""
+        line = json.dumps(record, sort_keys=True) + "\n"
+        size = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            with open(self.path, "a") as fh:
+                fh.write(line)
+                fh.flush()
+        except OSError as exc:
+            try:
+                os.truncate(self.path, size)  # no half-written record
+            except OSError:
+                pass
+            raise storage_error(self.path, exc) from exc
