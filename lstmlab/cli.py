@@ -105,6 +105,8 @@ def _add_train(sub):
     g = p.add_argument_group("records")
     g.add_argument("--out", default=None, help="run directory (default runs/TASK-T-VARIANT-sSEED)")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--dry-run", action="store_true",
+                   help="print the run's memory estimate (and the memory available), write nothing")
     g.add_argument("--eval-every", type=_positive_int, default=d.eval_every, help=f"(default {d.eval_every})")
     g.add_argument("--eval-size", type=_positive_int, default=d.eval_size,
                    help=f"held-out sequences (default {d.eval_size})")
@@ -127,6 +129,15 @@ def _cmd_train(args) -> int:
                       dtype=args.dtype, eval_every=args.eval_every, eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite)
+    if args.dry_run:
+        from .memory import available_bytes, fmt, run_bytes
+        cfg.validate()  # refuses (with the estimate) a run that does not fit
+        est = run_bytes(cfg)
+        have = available_bytes()
+        print(f"memory estimate: {fmt(est['total'])} (" + ", ".join(f"{k} {fmt(v)}" for k, v in est.items()
+                                                              if k != "total")
+              + f"); available: {fmt(have) if have is not None else 'unknown'}")
+        return 0
     cfg.validate()
     out = args.out or f"runs/{cfg.task}-T{cfg.T}-{cfg.variant}-s{cfg.seed}"
     if args.resume:
@@ -326,7 +337,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (UnknownNameError, VariantError, ValueError, RunExistsError, ConnectionError, ImportError,
-            StorageError) as exc:
+            StorageError, MemoryError) as exc:
         # The user's input or set-up. CheckpointError and ResumeError are ValueErrors. Any other
         # exception (a TypeError or KeyError inside lstmlab, say) is a bug: its traceback is shown.
         kind = {CheckpointError: "checkpoint", ResumeError: "resume"}.get(type(exc), "error")

@@ -15,11 +15,13 @@ import weakref
 
 import numpy as np
 
-from . import backends, validate
+from . import backends, memory, validate
 from .init import init_params
 from .registry import get_spec
 
 DTYPES = (np.float32, np.float64)
+#: Forwards of more than this many T*B*H values check their memory estimate first.
+_CHECK_MEMORY_ABOVE = 1 << 22
 
 
 class Context:
@@ -131,6 +133,10 @@ class RNN:
                 isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
             raise ValueError(f"seed: expected a non-negative int or a numpy.random.Generator, got {seed!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        need = memory.param_count(self.spec, self.input_size, self.hidden_size, self.num_layers,
+                                  self.num_directions) * 8 * 2  # drawn in float64, then cast
+        memory.check_fits(f"RNN({self.spec.name!r}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                          f"num_layers={self.num_layers})", need, advice="use a smaller hidden_size or fewer layers")
         self.params_version = 0
         params = {}
         for prefix, d_in in self._blocks():
@@ -205,6 +211,12 @@ class RNN:
         T, B, _ = x.shape
         L = validate.check_lengths(self, lengths, T, B)
         st = validate.check_state(self, state, B)
+        if T * B * self.hidden_size > _CHECK_MEMORY_ABOVE:  # small calls skip the estimate (streaming latency)
+            est = memory.layer_bytes(self.spec, self.input_size, self.hidden_size, T if recompute is None else
+                                     min(T, int(recompute)), B, self.dtype.itemsize, self.num_layers,
+                                     self.num_directions)
+            memory.check_fits(f"forward of x with T={T}, B={B}", est["total"], est,
+                              advice="pass recompute=K (keeps the tape of K steps), or a smaller T or batch")
         perm = _reverse_index(L, T) if self.bidirectional else None
         backend = self.backend if recompute is None else backends.Recompute(int(recompute))
         final = np.empty_like(st)

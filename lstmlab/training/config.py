@@ -95,6 +95,10 @@ class TrainConfig:
                                                  and math.isfinite(self.forget_bias)):
             raise ValueError(f"forget_bias: expected a finite number or None, got {self.forget_bias!r}")
         self.make_optimizer()   # range checks of the optimiser's own options
+        from ..memory import check_fits, run_bytes
+        est = run_bytes(self)
+        check_fits(f"the run (hidden={self.hidden}, layers={self.layers}, batch_size={self.batch_size}, "
+                   f"T={self.T})", est["total"], est, advice="use a smaller hidden size, batch or T")
         return self
 
     def make_optimizer(self):
