@@ -118,6 +118,7 @@ class Tape:
     Z: np.ndarray
     S: np.ndarray
     P: list
+    made_by: tuple = ()  # hostside.tape_signature of the forward that made it
 
 
 def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray):
@@ -158,7 +159,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
         XP = _NO_XP.setdefault(np.dtype(dt), np.zeros((1, 1, 1), dt))
     workspace.give(*scratch)
     final = hostside.unpack_state(Z[-1], nst, H)  # Z[T]: the kernel carries the state past each end
-    return Y, final, Tape(x, params, lengths, XP, Z, S, P)
+    return Y, final, Tape(x, params, lengths, XP, Z, S, P, hostside.tape_signature(spec, x, H))
 
 
 def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
@@ -173,7 +174,7 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     chunk-sized, not sequence-sized.
     """
     ker = kernels(spec)
-    hostside.check_backward(spec, tape, dY, dstate, ker.reads_x)
+    hostside.check_backward(spec, tape, dY, dstate)
     x, params, L = tape.x, tape.params, tape.lengths
     T, B, D = x.shape
     H = dY.shape[2]

@@ -144,31 +144,32 @@ def _param_shapes(spec, D, H) -> tuple:
     return shapes[1]
 
 
-def check_backward(spec, tape, dY, dstate, reads_x: bool) -> None:
+def tape_signature(spec, x, H) -> tuple:
+    """What identifies the buffers a forward made: the variant's spec, (T, B, D), H and the dtype."""
+    return (spec, x.shape, H, x.dtype)
+
+
+def check_backward(spec, tape, dY, dstate) -> None:
     """The tape and gradients a backward hands the kernels, checked against each other and the variant.
 
-    A tape made by another variant's or size's forward is refused here, before
-    any kernel reads it.
+    The engine's forward checked every buffer it put on the tape and signed it
+    (:func:`tape_signature`); a tape made by another variant's or size's
+    forward is refused by that signature, before any kernel reads it. Only the
+    caller's gradients need their shapes checked here.
     """
     if tape.Z is None:
         raise RuntimeError("tape: already released (its buffers were recycled); run forward again")
-    T, B, D = tape.x.shape
     nst = len(spec.state)
     if dY.ndim != 3:
         raise ValueError(f"dY: expected shape (T, B, H), got {dY.shape}")
+    T, B, D = tape.x.shape
     H = dY.shape[2]
+    made = getattr(tape, "made_by", ())
+    if not made or made[0] is not spec or made[1] != (T, B, D) or made[2] != H or made[3] != tape.x.dtype:
+        other = made[0].name if made else "an unknown forward"
+        raise ValueError(f"tape: made by the forward of variant {other!r} with (T, B, D) = "
+                         f"{made[1] if made else '?'} and H = {made[2] if made else '?'}; this backward is for "
+                         f"variant {spec.name!r} with H = {H} (pass a tape to the backward of its own forward)")
     dt = tape.x.dtype
     _want("dY", dY, (T, B, H), dt, contiguous=True)
     _want("dstate", dstate, (nst, B, H), dt)  # copied into Gn
-    _want("tape.Z", tape.Z, (T + 1, B, nst * H), dt)
-    width = len(spec.saved) * H
-    _want("tape.S", tape.S, (T, B, width if tape.S.shape[2:] == (width,) else max(1, len(spec.saved)) * H), dt)
-    if reads_x:
-        _want("tape.XP", tape.XP, (T, B, len(spec.inputs) * H), dt)
-    if len(tape.P) != len(spec.products):
-        raise ValueError(f"tape: has {len(tape.P)} product inputs, variant {spec.name!r} has "
-                         f"{len(spec.products)} products (a tape from another variant's forward)")
-    for p, Pp in zip(spec.products, tape.P):
-        _want(f"tape.P[{p.name!r}]", Pp, (T, B, len(p.source) * H), dt)
-    _check_params(spec, tape.params, D, H, dt, "tape.params")
-    _want("tape.lengths", tape.lengths, (B,), _INT64)

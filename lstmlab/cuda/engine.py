@@ -125,6 +125,7 @@ class CudaTape:
     U: object
     dt: np.dtype
     plan: object = None  # the persistent kernels' launch plan, or None for step kernels
+    made_by: tuple = ()  # hostside.tape_signature of the forward that made it
 
 
 def _launch(kernel, n, *args):
@@ -200,12 +201,12 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
                 _launch(K[f"fsum{st.index}"], B, t, S, L, H)
     y = Y.copy_to_host()
     final = hostside.unpack_state(Z[T].copy_to_host(), nst, H)
-    return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan)
+    return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H))
 
 
 def backward(spec, tape: CudaTape, dY, dstate):
     """Like :func:`lstmlab.engine.backward`, on the GPU; returns NumPy arrays."""
-    hostside.check_backward(spec, tape, dY, dstate, reads_x=True)  # the device tape keeps XP whole
+    hostside.check_backward(spec, tape, dY, dstate)
     cuda = require()
     K = compiled(spec)
     T, B, D = tape.x.shape
