@@ -30,10 +30,14 @@ def write_report(repro, records, folder, *, budget: str, command: str, versions:
     return md
 
 
+def _recording_invocations(folder: Path) -> list:
+    from ..training.records import MetricsLog
+    return [r for r in MetricsLog(folder / INVOCATIONS).records() if r.get("runs_recorded")]
+
+
 def _invocations(folder: Path) -> tuple[float, int]:
     """Seconds and count of the invocations that recorded runs in ``folder`` (re-renders add none)."""
-    from ..training.records import MetricsLog
-    recs = [r for r in MetricsLog(folder / INVOCATIONS).records() if r.get("runs_recorded")]
+    recs = _recording_invocations(folder)
     return sum(float(r.get("seconds", 0.0)) for r in recs), len(recs)
 
 
@@ -42,11 +46,13 @@ def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> 
     note = repro.budget_note(budget)
     if note:
         lines += [f"> **{budget} budget:** {note}", ""]
+    total, n = _invocations(folder)
+    cmds = list(dict.fromkeys(r["command"] for r in _recording_invocations(folder) if r.get("command")))
+    ran_by = "".join(f"; runs made by `{c}`" for c in cmds if c != command)
     lines += [repro.description.strip(), "",
-             f"- paper: {repro.paper}", f"- budget: `{budget}`; command: `{command}`",
+             f"- paper: {repro.paper}", f"- budget: `{budget}`; command: `{command}`{ran_by}",
              f"- lstmlab {versions.get('lstmlab')}, numba {versions.get('numba')}, numpy {versions.get('numpy')}, "
              f"Python {versions.get('python')} on {versions.get('machine')}"]
-    total, n = _invocations(folder)
     if n:
         lines.append(f"- wall time: {total / 60:.1f} min over {n} invocation{'s' if n > 1 else ''} that "
                      f"recorded runs" + (f" (this one: {wall / 60:.1f} min)" if wall is not None else ""))

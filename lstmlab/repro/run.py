@@ -110,6 +110,7 @@ def run(repro, args, command: str) -> int:
     from ..sweep import load_records
     from ..training.records import MetricsLog
     before = len(load_records(Path(results))) if Path(results).is_dir() else 0
+    ran = 0
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
     try:
         records = run_sweep(repro.name, description, configs, results, executor, estimate=not args.no_estimate)
@@ -121,8 +122,9 @@ def run(repro, args, command: str) -> int:
             MetricsLog(Path(results) / INVOCATIONS).append(
                 {"started": started, "seconds": round(time.perf_counter() - t0, 1), "runs_recorded": ran,
                  "command": command})
+    # an invocation that ran nothing (a re-render) does not report its own few seconds as the wall time
     md = write_report(repro, records, results, budget=budget, command=command, versions=versions(),
-                      wall_seconds=time.perf_counter() - t0)
+                      wall_seconds=time.perf_counter() - t0 if ran else None)
     print(md.split("## Plots")[0].rstrip())
     print(f"\nwritten: {results}/summary.md, summary.csv, runs.jsonl and plots")
     return 1 if any(r["status"] != "done" for r in records) else 0
