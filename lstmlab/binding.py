@@ -74,6 +74,9 @@ def bind_function(cls, fn, wrap=None, replace=None, _seen=None):
     for name in fn.__code__.co_names:
         if name in ns:
             val = ns[name]
+        elif name.isupper() and name not in glb and hasattr(cls, name):
+            raise VariantError(f"{cls.__name__}.{name} = {getattr(cls, name)!r}: {fn.__name__} reads it, but "
+                               f"pointwise maths binds only bool, int and float constants")
         elif _replaceable(glb.get(name)) and glb[name] in replace:
             glb[name] = replace[glb[name]]
             continue

@@ -44,6 +44,13 @@ def _float(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _positive_float(text):
+    v = _float(text)
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
 def _clip(text):
     if text.lower() in ("none", "off", "0"):
         return None
@@ -139,6 +146,8 @@ def _cmd_train(args) -> int:
               + f"); available: {fmt(have) if have is not None else 'unknown'}")
         return 0
     cfg.validate()
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out: expected a folder path, got an empty string")
     out = args.out or f"runs/{cfg.task}-T{cfg.T}-{cfg.variant}-s{cfg.seed}"
     if args.resume:
         from .training.records import CHECKPOINT, RESULT
@@ -226,6 +235,8 @@ def _cmd_repro(args) -> int:
     from .repro.registry import available, get_reproduction
     from .repro.run import run
     if args.list or not args.name:
+        if not args.list:
+            print("lstmlab repro: error: NAME is missing: give one of the reproductions below", file=sys.stderr)
         for name, r in sorted(available().items()):
             print(f"{name}: {r.title}\n    {r.paper}")
         return 0 if args.list else 2
@@ -252,7 +263,7 @@ def _add_bench(sub):
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile cells (slow to compile)")
     p.add_argument("--repeats", type=_positive_int, default=7, help="rounds per size (default 7)")
-    p.add_argument("--budget", type=_float, default=30.0, help="stop a size after this many seconds "
+    p.add_argument("--budget", type=_positive_float, default=30.0, help="stop a size after this many seconds "
                    "(at least 3 rounds; default 30)")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
     p.set_defaults(func=_cmd_bench)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import textwrap
-from pathlib import Path
 
 from . import codegen, emit
 from .cuda import codegen as cuda_codegen
@@ -84,12 +83,13 @@ def kernel_source(variant, parts=PARTS) -> dict:
 
 def write_kernel_source(variant, folder, parts=PARTS) -> list:
     """Write :func:`kernel_source` into ``folder`` as ``<name>_<part>.py``; returns the paths."""
+    from .training.checkpoint import atomic_write_text
+    from .training.records import make_folder
     spec = get_spec(variant)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(folder)  # a path that cannot be a folder: StorageError naming it
     paths = []
     for part, text in kernel_source(variant, parts).items():
         path = folder / f"{spec.name}_{_SUFFIX[part]}"
-        path.write_text(text)
+        atomic_write_text(path, text)
         paths.append(path)
     return paths

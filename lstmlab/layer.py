@@ -123,8 +123,15 @@ class RNN:
         for arg, val in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool) or val < 1:
                 raise ValueError(f"{arg}: expected a positive int, got {val!r}")
-        if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
-            raise TypeError(f"dtype: expected float32 or float64, got {np.dtype(dtype)}")
+        try:
+            given = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) would be float64
+        except TypeError:
+            given = None
+        if given is None or given not in [np.dtype(d) for d in DTYPES]:
+            raise TypeError(f"dtype: expected float32 or float64, got {given if given is not None else repr(dtype)}")
+        for arg, val in (("bidirectional", bidirectional), ("batch_first", batch_first)):
+            if not isinstance(val, (bool, np.bool_)):
+                raise TypeError(f"{arg}: expected True or False, got {val!r}")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bidirectional, self.batch_first = bool(bidirectional), bool(batch_first)
         self.dtype = np.dtype(dtype)
@@ -283,6 +290,8 @@ class RNN:
         if not isinstance(dy, np.ndarray) or dy.shape != shape_y or dy.dtype != self.dtype:
             raise ValueError(f"dy: expected a {self.dtype} array of shape {shape_y}, got "
                              f"{getattr(dy, 'dtype', '?')} {getattr(dy, 'shape', type(dy).__name__)}")
+        if not np.isfinite(dy).all():  # as x, state and dstate: a NaN would only come back as NaN gradients
+            raise ValueError("dy: contains NaN or Inf")
         ds = validate.check_state(self, dstate, B, name="dstate")
         if ctx.batch_first:
             dy = dy.transpose(1, 0, 2)

@@ -114,6 +114,8 @@ class Registry:
     def _add(self, cls, name, override):
         if not (isinstance(cls, type) and issubclass(cls, self.base)):
             raise TypeError(f"register: expected a {self.base.__name__} subclass, got {cls!r}")
+        if name is not None and not (isinstance(name, str) and name):
+            raise ValueError(f"register: name must be a non-empty string, got {name!r}")
         key = name or self.default_name(cls)
         if not isinstance(key, str):
             raise TypeError(f"register: name must be a non-empty string, got {key!r}")
@@ -144,6 +146,8 @@ class Registry:
 
     def names(self, pattern: str = "*") -> list[str]:
         """Sorted registered names matching the glob ``pattern`` (e.g. ``"n*"``)."""
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern: expected a glob string such as 'n*', got {pattern!r}")
         self.load_plugins()
         return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
 

@@ -97,7 +97,8 @@ def check_param(layer, name, value):
     want = layer.param_shapes()
     if name not in want:
         import difflib
-        close = difflib.get_close_matches(str(name), list(want), n=1)
+        close = [k for k in want if k.lower() == str(name).lower()] or difflib.get_close_matches(str(name), list(want),
+                                                                                                   n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise KeyError(f"params[{name!r}]: not a parameter of this layer{hint} (expected one of {sorted(want)})")
     if not isinstance(value, np.ndarray):
@@ -107,4 +108,6 @@ def check_param(layer, name, value):
     if value.dtype != layer.dtype:
         raise TypeError(f"params[{name!r}]: expected dtype {layer.dtype} (the layer's dtype), got {value.dtype}; "
                         f"convert it with .astype(np.{layer.dtype})")
+    if not np.isfinite(value).all():
+        raise ValueError(f"params[{name!r}]: contains NaN or Inf")
     return np.ascontiguousarray(value)

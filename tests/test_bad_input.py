@@ -162,3 +162,79 @@ def test_train_config_refuses_a_class_before_writing_anything(tmp_path):
     with pytest.raises(TypeError, match="variant: expected a registered variant's name"):
         train(TrainConfig(variant=LSTM, steps=2), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("kw, err, msg", [
+    (dict(dtype="foo"), TypeError, "dtype: expected float32 or float64, got 'foo'"),
+    (dict(dtype=None), TypeError, "dtype: expected float32 or float64, got None"),
+    (dict(bidirectional="no"), TypeError, "bidirectional: expected True or False"),
+    (dict(batch_first=None), TypeError, "batch_first: expected True or False"),
+])
+def test_layer_flags_and_dtype_are_checked(kw, err, msg):
+    with pytest.raises(err, match=msg):
+        lstmlab.RNN("lstm", 2, 3, **kw)
+
+
+def test_nonfinite_values_are_refused_where_they_enter():
+    layer = lstmlab.RNN("lstm", 2, 3, dtype=np.float64)
+    with pytest.raises(ValueError, match=r"params\['layer0.R'\]: contains NaN or Inf"):
+        layer.params["layer0.R"] = np.full((12, 3), np.nan)
+    with pytest.raises(KeyError, match="did you mean 'layer0.R'"):
+        layer.params["layer0.r"] = np.zeros((12, 3))
+    y, _, ctx = layer.forward(np.zeros((2, 1, 2)))
+    with pytest.raises(ValueError, match="dy: contains NaN or Inf"):
+        layer.backward(ctx, np.full_like(y, np.nan))
+
+
+def test_registry_arguments_are_checked():
+    from lstmlab.variants import LSTM
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        lstmlab.register(type("Ve", (LSTM,), {}), name="")
+    with pytest.raises(TypeError, match="pattern: expected a glob string"):
+        lstmlab.names(5)
+
+
+def test_a_string_constant_read_by_the_maths_is_refused():
+    from lstmlab.variant import Variant, VariantError
+
+    class StrConst(Variant):
+        inputs, state, gated, SCALE = ("n",), ("h",), False, "x"
+
+        @staticmethod
+        def forward(x_n, a_n):
+            return (SCALE * (x_n + a_n),)  # noqa: F821 - bound from the class
+
+        @staticmethod
+        def backward(d_h):
+            return (d_h, d_h)
+
+    with pytest.raises(VariantError, match="StrConst.SCALE = 'x': forward reads it"):
+        lstmlab.register(StrConst, name="test_str_const")
+
+
+@pytest.mark.parametrize("kw, err, msg", [
+    (dict(nesterov="yes"), ValueError, "nesterov: expected True or False"),
+    (dict(optimizer="rmsprop", momentum=float("nan")), ValueError, "momentum: expected a finite number"),
+    (dict(extra={"x": object()}), ValueError, "extra: every value must be JSON-serialisable"),
+])
+def test_train_config_fields_are_checked(kw, err, msg):
+    from lstmlab.training import TrainConfig
+    with pytest.raises(err, match=msg):
+        TrainConfig(**kw).validate()
+
+
+def test_train_config_takes_numpy_numbers():
+    from lstmlab.training import TrainConfig
+    cfg = TrainConfig(hidden=np.int64(4), lr=np.float32(1e-3)).validate()
+    assert type(cfg.hidden) is int and type(cfg.lr) is float
+
+
+@pytest.mark.parametrize("args, err, msg", [
+    (({"steps": 2}, "x"), TypeError, "config: expected a TrainConfig, got dict"),
+    ((None, None), TypeError, "out_dir: expected a folder path"),
+])
+def test_train_arguments_are_checked(args, err, msg, tmp_path):
+    from lstmlab.training import TrainConfig, train
+    config, out = args
+    with pytest.raises(err, match=msg):
+        train(config if config is not None else TrainConfig(steps=2), out)

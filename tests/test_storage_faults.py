@@ -10,6 +10,7 @@ import pytest
 
 from lstmlab.cli import main
 from lstmlab.training import TrainConfig, train
+from lstmlab.training import checkpoint as ckpt
 from lstmlab.training.checkpoint import StorageError
 
 CFG = dict(task="adding", T=10, hidden=4, batch_size=4, eval_every=5, eval_size=8, checkpoint_every=5)
@@ -77,3 +78,55 @@ def test_repro_results_naming_a_file(tmp_path, capsys):
                  "--arms", "lstm", "--seeds", "1", "--steps", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert str(f) in err and "a file is in the way" in err, err
+
+
+def test_a_checkpoint_path_that_is_a_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    train(TrainConfig(steps=5, **CFG), out, progress=False)
+    (out / "checkpoint.lstmlab").unlink()
+    (out / "result.json").unlink()
+    (out / "checkpoint.lstmlab").mkdir()
+    assert main(["train", "--task", "adding", "-T", "10", "--hidden", "4", "--batch-size", "4", "--steps", "5",
+                 "--eval-every", "5", "--eval-size", "8", "--checkpoint-every", "5", "--no-progress", "--out",
+                 str(out), "--resume"]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.write_text("x"), "a file is in the way"),
+    (lambda p: None, "too long"),
+])
+def test_kernels_out_paths(tmp_path, capsys, make, words):
+    target = tmp_path / ("k" * 300 if words == "too long" else "k")
+    make(target)
+    assert main(["kernels", "lstm", "--part", "maths", "--out", str(target)]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_a_name_too_long_for_train(tmp_path, capsys):
+    assert main(["train", "--task", "adding", "-T", "10", "--hidden", "4", "--steps", "2", "--no-progress",
+                 "--out", str(tmp_path / ("r" * 300))]) == 2
+    assert "too long" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_at_a_step_with_a_checkpoint(tmp_path, monkeypatch):
+    """The first SIGINT ends the run after the current step and checkpoints that step."""
+    import signal
+
+    from lstmlab.training import loop
+    real = loop._Run.update
+
+    def update(self):
+        info = real(self)
+        if self.step == 3:
+            signal.raise_signal(signal.SIGINT)
+        return info
+    monkeypatch.setattr(loop._Run, "update", update)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(steps=20, **dict(CFG, checkpoint_every=100)), out, progress=False)
+    _, meta = ckpt.load(out / "checkpoint.lstmlab")
+    assert meta["step"] == 3
+    monkeypatch.undo()
+    res = train(TrainConfig(steps=20, **dict(CFG, checkpoint_every=100)), out, resume=True, progress=False)
+    assert res.resumed_from == 3 and res.step == 20

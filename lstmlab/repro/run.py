@@ -91,6 +91,9 @@ def run(repro, args, command: str) -> int:
         configs = [dataclasses.replace(c, steps=args.steps, eval_every=min(c.eval_every, args.steps),
                                        warmup=0) for c in configs]
     results = args.results or f"results/{repro.name}-{budget}"
+    if Path(results).exists() and not Path(results).is_dir():  # refused before a dry run's estimate too
+        from ..training.checkpoint import storage_error
+        raise storage_error(results, FileExistsError(17, "File exists"))
     description = (f"budget={budget} seeds={seeds}" + (f" steps={args.steps}" if args.steps else "")
                    + (f" arms={args.arms}" if args.arms else "") + (f" T={args.only_T}" if args.only_T else ""))
     if args.dry_run:

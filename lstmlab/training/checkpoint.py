@@ -52,7 +52,9 @@ _ADVICE = {errno.ENOSPC: "no space left on the device: free some space, or write
            errno.EISDIR: "it is a folder, where a file is needed: choose another path",
            errno.ENOTDIR: "a part of the path is a file, where a folder is needed: choose another path",
            errno.EEXIST: "a file is in the way, where a folder is needed: choose another path",
-           errno.ENOENT: "a folder on the path does not exist (or the file system does not allow this)"}
+           errno.ENOENT: "a folder on the path does not exist (or the file system does not allow this)",
+           errno.ENAMETOOLONG: "the name is too long for the file system: choose a shorter path",
+           errno.ELOOP: "too many levels of symbolic links: choose another path"}
 
 
 def storage_error(path, exc: OSError) -> StorageError:
@@ -147,6 +149,9 @@ def load(path) -> tuple[dict, dict]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path}: file not found") from None
+    except OSError as exc:  # a folder in its place, permissions, I/O errors
+        raise CheckpointError(f"checkpoint {path}: cannot be read ({exc.strerror or exc}); remove or "
+                              f"replace it") from None
     n0 = len(MAGIC) + 8
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
         raise CheckpointError(f"checkpoint {path}: not an lstmlab checkpoint (wrong magic bytes)")

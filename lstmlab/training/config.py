@@ -6,8 +6,11 @@ and the requested configurations agree, field by field.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..init import SCHEMES, resolve_recurrent_init
 from ..registry import get_spec
@@ -58,6 +61,20 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise ValueError naming the field, what was expected and what was given."""
+        for f in dataclasses.fields(self):  # numpy scalars become Python numbers (the config is stored as JSON)
+            v = getattr(self, f.name)
+            if isinstance(v, np.bool_):
+                setattr(self, f.name, bool(v))
+            elif isinstance(v, np.integer):
+                setattr(self, f.name, int(v))
+            elif isinstance(v, np.floating):
+                setattr(self, f.name, float(v))
+        if not isinstance(self.nesterov, bool):
+            raise ValueError(f"nesterov: expected True or False, got {self.nesterov!r}")
+        for name in ("momentum", "decay", "beta1", "beta2", "eps", "recurrent_gain"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)):
+                raise ValueError(f"{name}: expected a finite number, got {v!r}")
         get_task(self.task)     # UnknownTaskError with suggestions
         if not isinstance(self.variant, str):  # a config is stored as JSON and re-read in other processes
             what = getattr(self.variant, "__name__", type(self.variant).__name__)
@@ -95,6 +112,11 @@ class TrainConfig:
                                                  and math.isfinite(self.forget_bias)):
             raise ValueError(f"forget_bias: expected a finite number or None, got {self.forget_bias!r}")
         self.make_optimizer()   # range checks of the optimiser's own options
+        try:
+            json.dumps(self.to_dict())
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"extra: every value must be JSON-serialisable (the config is stored as JSON): "
+                             f"{exc}") from None
         from ..memory import check_fits, run_bytes
         est = run_bytes(self)
         check_fits(f"the run (hidden={self.hidden}, layers={self.layers}, batch_size={self.batch_size}, "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,8 +221,17 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
     returns its stored result. Raises :class:`NonFiniteError` on NaN/Inf (unless
     ``on_nonfinite="skip"``), leaving the last good checkpoint in place.
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__} (TrainConfig(**d) makes "
+                        f"one from a dict)")
+    if not isinstance(out_dir, (str, Path)) or not str(out_dir):
+        raise TypeError(f"out_dir: expected a folder path, got {out_dir!r}")
     cfg = config.validate()
     out = Path(out_dir)
+    try:
+        out.exists()
+    except OSError as exc:  # a name too long, a symlink loop
+        raise ckpt.storage_error(out, exc) from exc
     if (out / CONFIG).exists():
         if not resume:
             raise RunExistsError(f"out: {out} already holds a run; resume it (--resume) or choose another "
@@ -246,8 +257,11 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
     else:
         make_folder(out)
         write_json(out / CONFIG, {"config": cfg.to_dict(), "versions": versions()})
-    ckpt.remove_stale_temporaries(out)
-    (out / FAILED).unlink(missing_ok=True)
+    try:
+        ckpt.remove_stale_temporaries(out)
+        (out / FAILED).unlink(missing_ok=True)
+    except OSError as exc:  # a read-only file system: resuming would not be able to write either
+        raise ckpt.storage_error(out, exc) from exc
 
     run = _Run(cfg)
     if resume and (out / CHECKPOINT).exists():
@@ -263,7 +277,9 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
 
     bar = _progress(progress, cfg, start)
     last_eval = None
+    stop = _CtrlC()
     try:
+        stop.__enter__()
         while run.step < cfg.steps:
             t0 = time.perf_counter()
             info = run.update()
@@ -280,14 +296,17 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 last_eval = evaluate(run.model, heldout)
                 log.append({"kind": "eval", "step": step, "baseline": baseline, **last_eval})
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop.hit:
                 run.save(out / CHECKPOINT)
+            if stop.hit:  # Ctrl-C: stopped at a step boundary, with a checkpoint of this very step
+                raise KeyboardInterrupt
             if bar is not None:
                 bar.update(1)
     except NonFiniteError as exc:
         write_json(out / FAILED, {"step": exc.step, "tensor": exc.tensor, "message": str(exc)})
         raise
     finally:
+        stop.__exit__()
         if bar is not None:
             bar.close()
     done = cfg.steps - start
@@ -300,6 +319,33 @@ def train(config: TrainConfig, out_dir, *, resume: bool = False, progress: bool 
     _log.info("%s: %d steps (%d this session), held-out loss %.4g (baseline %.4g)", out, run.step, done,
               result.final["loss"], baseline)
     return result
+
+
+class _CtrlC:
+    """While training in the main thread, the first Ctrl-C ends the run after the current step.
+
+    The loop then writes a checkpoint of that step before raising
+    KeyboardInterrupt, so ``--resume`` continues from it (an update is never
+    cut in half). A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        self.hit, self._old = False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
 
 
 def _progress(enabled, cfg, start):

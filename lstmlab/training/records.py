@@ -34,11 +34,11 @@ def versions() -> dict:
 def make_folder(path) -> Path:
     """``mkdir -p`` that reports a file in the way, a read-only or full file system as StorageError."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise storage_error(path, FileExistsError(17, "File exists"))
     try:
+        if path.exists() and not path.is_dir():
+            raise FileExistsError(17, "File exists")
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+    except OSError as exc:  # also a name too long or a symlink loop, raised by exists()
         raise storage_error(path, exc) from exc
     return path
 
