@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -317,9 +318,18 @@ def _cmd_kernels(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse takes only -1 and -.5 as negative numbers; here -1e-3 and -1,2,3,4 are values too, so they
+    reach the option's own check (every option of lstmlab starts with a letter after the dashes)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._negative_number_matcher = re.compile(r"^-(\d|\.\d)[\d.,;eE+-]*$")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    ap = argparse.ArgumentParser(prog="lstmlab", description="lstmlab: gated recurrent variants compiled with "
+    ap = _Parser(prog="lstmlab", description="lstmlab: gated recurrent variants compiled with "
                                  "Numba - train them on long-dependency tasks and compare them.")
     ap.add_argument("--version", action="version", version=f"lstmlab {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")

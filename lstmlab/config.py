@@ -63,6 +63,11 @@ def set_num_threads(n: int) -> None:
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n: expected a positive int number of threads, got {n!r}")
+    cores = os.cpu_count() or 1
+    if n > cores:
+        import warnings
+        warnings.warn(f"set_num_threads({n}): this machine has {cores} cores; more threads than cores share them "
+                      f"and usually run slower", RuntimeWarning, stacklevel=2)
     import scipy.linalg  # noqa: F401  (loads the OpenBLAS that Numba's np.dot calls)
     from threadpoolctl import threadpool_limits
 

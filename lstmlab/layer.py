@@ -152,6 +152,17 @@ class RNN:
                             recurrent_init=recurrent_init, recurrent_gain=recurrent_gain)
             params.update({f"{prefix}.{k}": v for k, v in p.items()})
         self._params = Params(self, params)
+        self._built = True
+
+    #: Fixed once the layer is made: its parameters and kernels depend on them.
+    _FIXED = frozenset({"spec", "input_size", "hidden_size", "num_layers", "bidirectional", "num_directions",
+                        "dtype", "device", "backend"})
+
+    def __setattr__(self, name, value):
+        if name in self._FIXED and self.__dict__.get("_built"):
+            raise AttributeError(f"{name}: fixed when the layer is made (its parameters and kernels depend on it); "
+                                 f"make a new lstmlab.RNN, or copy parameters into one with set_params")
+        super().__setattr__(name, value)
 
     @property
     def params(self) -> Params:

@@ -238,3 +238,17 @@ def test_train_arguments_are_checked(args, err, msg, tmp_path):
     config, out = args
     with pytest.raises(err, match=msg):
         train(config if config is not None else TrainConfig(steps=2), out)
+
+
+def test_structure_is_fixed_after_construction():
+    layer = lstmlab.RNN("lstm", 2, 3)
+    with pytest.raises(AttributeError, match="num_layers: fixed when the layer is made"):
+        layer.num_layers = 2
+    layer.batch_first = True  # a layout choice, read per call: may change
+
+
+def test_more_threads_than_cores_warns():
+    import os
+    with pytest.warns(RuntimeWarning, match="more threads than cores"):
+        lstmlab.set_num_threads((os.cpu_count() or 1) + 1)
+    lstmlab.set_num_threads(1)

@@ -234,3 +234,12 @@ def test_a_run_restarted_before_its_first_checkpoint_has_one_step0_record(tmp_pa
     train(cfg, out, resume=True, progress=False)
     steps0 = [r for r in log.records() if r["kind"] == "eval" and r["step"] == 0]
     assert len(steps0) == 1
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["train", "--lr", "-1e-3", "--steps", "2"], "lr: expected a finite learning rate"),
+    (["bench", "--sizes", "-1,2,3,4", "--against", "none"], "--sizes: expected 'T,B,D,H' groups"),
+])
+def test_negative_numbers_reach_the_options_own_check(argv, msg, capsys):
+    assert main(argv) == 2
+    assert msg in capsys.readouterr().err

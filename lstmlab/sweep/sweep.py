@@ -103,6 +103,11 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
     import os
     import tempfile
 
+    cores = os.cpu_count() or 1
+    if workers * threads > cores:  # more workers than cores share them: no more run at once than the cores
+        _log.warning("%d workers x %d thread(s) on %d cores: they share the cores; the estimate counts %d at once",
+                     workers, threads, cores, max(1, cores // threads))
+        workers = max(1, cores // threads)
     import scipy.linalg  # noqa: F401 - load the BLAS the kernels call before limiting its threads
     from threadpoolctl import threadpool_limits
 
