@@ -130,3 +130,36 @@ def test_ctrl_c_stops_at_a_step_with_a_checkpoint(tmp_path, monkeypatch):
     monkeypatch.undo()
     res = train(TrainConfig(steps=20, **dict(CFG, checkpoint_every=100)), out, resume=True, progress=False)
     assert res.resumed_from == 3 and res.step == 20
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A real 64 KiB tmpfs where this machine lets the tests mount one (root, Linux); else the test skips."""
+    import shutil
+    import subprocess
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
+    if rc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {rc.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_real_disk_full(tiny_tmpfs):
+    """A run on a 64 KiB file system: it stops with StorageError; what was written before is whole."""
+    out = tiny_tmpfs / "run"
+    cfg = TrainConfig(task="adding", T=10, hidden=64, batch_size=4, steps=40, eval_every=5, eval_size=8,
+                      checkpoint_every=5, log_every=1)  # a checkpoint of ~50 KiB: the second cannot fit beside it
+    with pytest.raises(StorageError, match="no space left on the device"):
+        train(cfg, out, progress=False)
+    assert not list(out.glob(".*tmp-*"))
+    if (out / "checkpoint.lstmlab").exists():
+        ckpt.load(out / "checkpoint.lstmlab")  # whole and verified, or absent: never half-written
+    lines = (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else []
+    import json
+    assert all(json.loads(line) for line in lines)  # whole records only
