@@ -116,6 +116,9 @@ class SequenceModel:
             last = (batch.lengths - 1) if batch.lengths is not None else np.full(B, T - 1)
             dy = np.zeros((T, B, H), self.dtype)
             dy[last, np.arange(B)] = dfeat
-        g, _, _ = self.rnn.backward(ctx, dy)
+        if np.isfinite(dy).all():
+            g, _, _ = self.rnn.backward(ctx, dy)
+        else:  # a non-finite loss: the layer refuses such a dy; the training loop reports (or skips) the step
+            g = {k: np.full_like(v, np.nan) for k, v in self.rnn.params.items()}
         grads.update(g)
         return loss, grads
