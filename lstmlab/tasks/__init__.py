@@ -1,6 +1,7 @@
 """Long-dependency synthetic tasks, in a registry (``task_names()``, ``get_task``)."""
 from .adding import Adding
 from .adding1997 import Adding1997
+from .agreement import Agreement
 from .base import (
                    TASK_ENTRY_POINT_GROUP,
                    TASKS,
@@ -15,4 +16,4 @@ from .base import (
 from .copy_memory import CopyMemory
 
 __all__ = ["Batch", "Task", "register_task", "get_task", "task_names", "make_task", "UnknownTaskError",
-           "TASK_ENTRY_POINT_GROUP", "TASKS", "CopyMemory", "Adding", "Adding1997"]
+           "TASK_ENTRY_POINT_GROUP", "TASKS", "CopyMemory", "Adding", "Adding1997", "Agreement"]

@@ -98,17 +98,27 @@ class RunResult:
 
 
 def evaluate(model: SequenceModel, heldout) -> dict:
-    """Held-out loss and task metrics, averaged over sequences."""
-    n, loss_sum, sums = 0, 0.0, {}
+    """Held-out loss and task metrics, averaged over sequences.
+
+    A task metric is a sum over the batch's sequences (averaged over all of
+    them here), or a pair ``(sum, count)`` for a figure over a subset (say,
+    the sentences with two attractors): summed over batches, then divided.
+    """
+    n, loss_sum, sums, ratios = 0, 0.0, {}, {}
     for batch in heldout:
         loss, out = model.loss(batch)
         B = batch.size
         n += B
         loss_sum += loss * B
         for k, v in model.task.metrics(out, batch).items():
-            sums[k] = sums.get(k, 0.0) + v
+            if isinstance(v, tuple):
+                num, den = ratios.get(k, (0.0, 0))
+                ratios[k] = (num + v[0], den + v[1])
+            else:
+                sums[k] = sums.get(k, 0.0) + v
     out = {"loss": loss_sum / n}
     out.update({k: v / n for k, v in sums.items()})
+    out.update({k: num / den for k, (num, den) in ratios.items() if den})
     return out
 
 
