@@ -141,3 +141,12 @@ def test_cuda_matches_cpu():
     rc = subprocess.run([sys.executable, "-c", CUDA_SCRIPT, str(Path(__file__).parent)], capture_output=True,
                         text=True, env=env, timeout=600)
     assert rc.returncode == 0 and "ok" in rc.stdout, rc.stderr[-3000:]
+
+
+def test_recording_a_reduce_stage(registered):
+    from lstmlab.recording import record
+    layer = lstmlab.RNN(registered, 3, 5, dtype=np.float64, seed=0)
+    rec = record(layer, np.random.default_rng(2).standard_normal((4, 2, 3)))
+    pre, mu, var = rec["layer0.pre"], rec["layer0.mu"], rec["layer0.var"]
+    np.testing.assert_allclose(mu, np.broadcast_to(pre.mean(axis=2, keepdims=True), pre.shape), atol=1e-12)
+    np.testing.assert_allclose(var[..., 0], pre.var(axis=2), atol=1e-12)
