@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from .argtypes import number, positive_int, positive_number
+
 _EPILOG_TRAIN = """\
 examples:
   lstmlab train --task adding -T 100 --variant lstm --steps 2000 --out runs/adding100
@@ -28,34 +30,10 @@ run configured for the larger total from the start).
 """
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _float(text):
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _positive_float(text):
-    v = _float(text)
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return v
-
-
 def _clip(text):
     if text.lower() in ("none", "off", "0"):
         return None
-    return _float(text)
+    return number(text)
 
 
 def _add_train(sub):
@@ -68,33 +46,33 @@ def _add_train(sub):
                        epilog=_EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("task and model")
     g.add_argument("--task", default=d.task, help=f"task name, see `lstmlab tasks` (default {d.task})")
-    g.add_argument("-T", "--T", dest="T", type=_positive_int, default=d.T,
+    g.add_argument("-T", "--T", dest="T", type=positive_int, default=d.T,
                    help=f"delay / sequence length parameter of the task (default {d.T})")
     g.add_argument("--variant", default=d.variant, help=f"variant name, see `lstmlab variants` (default {d.variant})")
-    g.add_argument("--hidden", type=_positive_int, default=d.hidden, help=f"hidden units H (default {d.hidden})")
-    g.add_argument("--layers", type=_positive_int, default=d.layers, help=f"stacked layers (default {d.layers})")
+    g.add_argument("--hidden", type=positive_int, default=d.hidden, help=f"hidden units H (default {d.hidden})")
+    g.add_argument("--layers", type=positive_int, default=d.layers, help=f"stacked layers (default {d.layers})")
     g.add_argument("--init", choices=("default", "chrono", "torch"), default=d.init,
                    help="default: uniform +-1/sqrt(H) with the forget bias set (--forget-bias, default 1); "
                         "chrono: Tallec & Ollivier 2018 with T_max = the task's longest delay (or --t-max); "
                         "torch: PyTorch's scheme")
-    g.add_argument("--forget-bias", type=_float, default=None, help="forget-gate bias for --init default")
-    g.add_argument("--t-max", type=_float, default=None, help="T_max for --init chrono")
+    g.add_argument("--forget-bias", type=number, default=None, help="forget-gate bias for --init default")
+    g.add_argument("--t-max", type=number, default=None, help="T_max for --init chrono")
     g.add_argument("--recurrent-init", choices=("default", "orthogonal", "identity"), default=None,
                    help="recurrent weights, with any --init: orthogonal blocks, or the identity (non-gated "
                         "cells only: rnn, irnn, indrnn); default: the variant's own (identity for irnn)")
-    g.add_argument("--recurrent-gain", type=_float, default=d.recurrent_gain,
+    g.add_argument("--recurrent-gain", type=number, default=d.recurrent_gain,
                    help="scale of --recurrent-init identity (default 1)")
     g.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default=d.optimizer,
                    help=f"(default {d.optimizer})")
-    g.add_argument("--lr", type=_float, default=d.lr, help=f"learning rate in (0, 100] (default {d.lr})")
-    g.add_argument("--momentum", type=_float, default=d.momentum, help="SGD momentum (default 0.9)")
+    g.add_argument("--lr", type=number, default=d.lr, help=f"learning rate in (0, 100] (default {d.lr})")
+    g.add_argument("--momentum", type=number, default=d.momentum, help="SGD momentum (default 0.9)")
     g.add_argument("--nesterov", action="store_true", help="SGD with Nesterov momentum")
-    g.add_argument("--decay", type=_float, default=d.decay, help="RMSProp decay rho (default 0.9)")
-    g.add_argument("--beta1", type=_float, default=d.beta1, help="Adam beta1 (default 0.9)")
-    g.add_argument("--beta2", type=_float, default=d.beta2, help="Adam beta2 (default 0.999)")
-    g.add_argument("--eps", type=_float, default=d.eps, help="RMSProp / Adam epsilon (default 1e-8)")
+    g.add_argument("--decay", type=number, default=d.decay, help="RMSProp decay rho (default 0.9)")
+    g.add_argument("--beta1", type=number, default=d.beta1, help="Adam beta1 (default 0.9)")
+    g.add_argument("--beta2", type=number, default=d.beta2, help="Adam beta2 (default 0.999)")
+    g.add_argument("--eps", type=number, default=d.eps, help="RMSProp / Adam epsilon (default 1e-8)")
     g.add_argument("--clip", type=_clip, default=d.clip,
                    help="clip gradients at this value (see --clip-mode); 'none' disables (default 1)")
     g.add_argument("--clip-mode", choices=("norm", "value"), default=d.clip_mode,
@@ -103,8 +81,8 @@ def _add_train(sub):
     g.add_argument("--schedule", choices=("constant", "cosine", "linear"), default=d.schedule,
                    help="learning-rate schedule after --warmup steps of linear warm-up (default constant)")
     g.add_argument("--warmup", type=int, default=d.warmup, help="warm-up steps (default 0)")
-    g.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help=f"(default {d.batch_size})")
-    g.add_argument("--steps", type=_positive_int, default=d.steps, help=f"updates to make (default {d.steps})")
+    g.add_argument("--batch-size", type=positive_int, default=d.batch_size, help=f"(default {d.batch_size})")
+    g.add_argument("--steps", type=positive_int, default=d.steps, help=f"updates to make (default {d.steps})")
     g.add_argument("--seed", type=int, default=d.seed, help="seeds initialisation, batches and held-out set")
     g.add_argument("--on-nonfinite", choices=("stop", "skip"), default=d.on_nonfinite,
                    help="stop: a NaN/Inf loss or gradient ends the run with an error naming the step and "
@@ -115,11 +93,11 @@ def _add_train(sub):
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     g.add_argument("--dry-run", action="store_true",
                    help="print the run's memory estimate (and the memory available), write nothing")
-    g.add_argument("--eval-every", type=_positive_int, default=d.eval_every, help=f"(default {d.eval_every})")
-    g.add_argument("--eval-size", type=_positive_int, default=d.eval_size,
+    g.add_argument("--eval-every", type=positive_int, default=d.eval_every, help=f"(default {d.eval_every})")
+    g.add_argument("--eval-size", type=positive_int, default=d.eval_size,
                    help=f"held-out sequences (default {d.eval_size})")
-    g.add_argument("--log-every", type=_positive_int, default=d.log_every, help=f"(default {d.log_every})")
-    g.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
+    g.add_argument("--log-every", type=positive_int, default=d.log_every, help=f"(default {d.log_every})")
+    g.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    help=f"(default {d.checkpoint_every})")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
@@ -199,7 +177,7 @@ def _add_tasks(sub):
                        description="List the registered tasks (built-in and from plugins in the "
                                    "'lstmlab.tasks' entry-point group), their papers and the loss of the best "
                                    "memoryless predictor at the given T.")
-    p.add_argument("-T", "--T", dest="T", type=_positive_int, default=100, help="T for the baselines (default 100)")
+    p.add_argument("-T", "--T", dest="T", type=positive_int, default=100, help="T for the baselines (default 100)")
     p.set_defaults(func=_cmd_tasks)
 
 
@@ -263,8 +241,8 @@ def _add_bench(sub):
                         "(default anchors)")
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile cells (slow to compile)")
-    p.add_argument("--repeats", type=_positive_int, default=7, help="rounds per size (default 7)")
-    p.add_argument("--budget", type=_positive_float, default=30.0, help="stop a size after this many seconds "
+    p.add_argument("--repeats", type=positive_int, default=7, help="rounds per size (default 7)")
+    p.add_argument("--budget", type=positive_number, default=30.0, help="stop a size after this many seconds "
                    "(at least 3 rounds; default 30)")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
     p.set_defaults(func=_cmd_bench)

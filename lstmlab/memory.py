@@ -16,6 +16,7 @@ import math
 import os
 
 from . import config
+from .hostside import backward_reads_x
 
 #: Extra arrays the optimisers keep, per parameter.
 OPTIMIZER_COPIES = {"sgd": 1, "rmsprop": 1, "adam": 2}  # sgd: its momentum buffer
@@ -49,7 +50,7 @@ def layer_bytes(spec, D: int, H: int, T: int, B: int, itemsize: int, layers: int
                 directions: int = 1, backward: bool = True) -> dict:
     """``{"parameters", "tape", "backward", "total"}`` bytes of one forward (+ backward) of a stack."""
     chunk = min(T, max(1, -(-config.CHUNK_ROWS // max(B, 1))))
-    reads_x = any(kind == "x" for st in spec.stages for _, kind, _ in st.bwd_args)
+    reads_x = backward_reads_x(spec)
     G = len(spec.inputs)
     tape = 0
     temps = 0

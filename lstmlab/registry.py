@@ -34,14 +34,20 @@ ENTRY_POINT_GROUP = "lstmlab.variants"
 _log = logging.getLogger(__name__)
 
 
+def close_names(name, known, n: int = 3) -> list:
+    """Up to ``n`` of ``known`` close to ``name``, ignoring case first ('LSTM' for 'lstm')."""
+    known = list(known)
+    close = [k for k in known if k.lower() == str(name).lower()]
+    by_lower = {k.lower(): k for k in known}
+    close += [by_lower[k] for k in difflib.get_close_matches(str(name).lower(), list(by_lower), n=n, cutoff=0.5)
+              if by_lower[k] not in close]
+    return close[:n]
+
+
 def unknown_name_message(kind: str, name: str, known) -> str:
     """'unknown KIND 'name'; did you mean ...? Registered: ...' - shared by every registry."""
     known = list(known)
-    close = [k for k in known if k.lower() == str(name).lower()]  # 'LSTM' for 'lstm'
-    by_lower = {k.lower(): k for k in known}
-    close += [by_lower[k] for k in difflib.get_close_matches(str(name).lower(), list(by_lower), n=3, cutoff=0.5)
-              if by_lower[k] not in close]
-    close = close[:3]
+    close = close_names(name, known)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return f"unknown {kind} {name!r}{hint} Registered: {', '.join(sorted(known))}"
 

@@ -96,9 +96,8 @@ def check_param(layer, name, value):
     """One assignment ``layer.params[name] = value``: a known name, its shape, the layer's dtype."""
     want = layer.param_shapes()
     if name not in want:
-        import difflib
-        close = [k for k in want if k.lower() == str(name).lower()] or difflib.get_close_matches(str(name), list(want),
-                                                                                                   n=1)
+        from .registry import close_names
+        close = close_names(name, want, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise KeyError(f"params[{name!r}]: not a parameter of this layer{hint} (expected one of {sorted(want)})")
     if not isinstance(value, np.ndarray):

@@ -1,0 +1,40 @@
+"""argparse ``type=`` converters shared by the command lines: each error says what was expected and what was given."""
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _positive(text, what):
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return v
+
+
+def positive_number(text):
+    return _positive(text, "a positive number")
+
+
+def positive_seconds(text):
+    return _positive(text, "a positive number of seconds")
