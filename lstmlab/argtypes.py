@@ -38,3 +38,15 @@ def positive_number(text):
 
 def positive_seconds(text):
     return _positive(text, "a positive number of seconds")
+
+
+def option(text):
+    """``NAME=VALUE`` -> (name, value); VALUE read as JSON where it parses (3, 0.5, true), else as a string."""
+    import json
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), json.loads(value)
+    except ValueError:
+        return name.strip(), value

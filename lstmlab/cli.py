@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .argtypes import number, positive_int, positive_number
+from .argtypes import number, option, positive_int, positive_number
 
 _EPILOG_TRAIN = """\
 examples:
@@ -49,6 +49,9 @@ def _add_train(sub):
     g.add_argument("-T", "--T", dest="T", type=positive_int, default=d.T,
                    help=f"delay / sequence length parameter of the task (default {d.T})")
     g.add_argument("--variant", default=d.variant, help=f"variant name, see `lstmlab variants` (default {d.variant})")
+    g.add_argument("--task-option", dest="task_options", type=option, action="append", default=[],
+                   metavar="NAME=VALUE", help="a keyword option of the task, repeatable (e.g. objective=number "
+                                              "for agreement; see `lstmlab tasks`)")
     g.add_argument("--hidden", type=positive_int, default=d.hidden, help=f"hidden units H (default {d.hidden})")
     g.add_argument("--layers", type=positive_int, default=d.layers, help=f"stacked layers (default {d.layers})")
     g.add_argument("--init", choices=("default", "chrono", "torch"), default=d.init,
@@ -114,7 +117,7 @@ def _cmd_train(args) -> int:
                       recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
                       dtype=args.dtype, eval_every=args.eval_every, eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
-                      on_nonfinite=args.on_nonfinite)
+                      on_nonfinite=args.on_nonfinite, task_options=dict(args.task_options))
     if args.dry_run:
         from .memory import available_bytes, fmt, run_bytes
         cfg.validate()  # refuses (with the estimate) a run that does not fit
@@ -187,8 +190,11 @@ def _cmd_tasks(args) -> int:
         cls = get_task(n)
         T = max(args.T, cls.min_T)
         t = cls(T)
+        import inspect
+        opts = [f"{k}={v.default!r}" for k, v in inspect.signature(cls.__init__).parameters.items()
+                if v.kind is inspect.Parameter.KEYWORD_ONLY]
         print(f"{n}: {cls.description}\n    baseline at T={T}: {t.baseline():.6g} ({cls.baseline_rule})\n"
-              f"    {cls.reference}")
+              f"    {cls.reference}" + (f"\n    options (--task-option NAME=VALUE): {', '.join(opts)}" if opts else ""))
     return 0
 
 

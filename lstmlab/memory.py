@@ -96,9 +96,8 @@ def run_bytes(cfg) -> dict:
     import numpy as np
 
     from .registry import get_spec
-    from .tasks import make_task
     spec = get_spec(cfg.variant)
-    task = make_task(cfg.task, cfg.T)
+    task = cfg.make_task()
     item = np.dtype(cfg.dtype).itemsize
     T, D, H, L = task.seq_len(), task.feature_size, cfg.hidden, cfg.layers
     step = layer_bytes(spec, D, H, T, cfg.batch_size, item, L)

@@ -30,6 +30,20 @@ def test_tasks_lists_baselines(capsys):
     out = capsys.readouterr().out
     assert "copy" in out and "0.173287" in out          # 10 ln 8 / 120
     assert "0.166667" in out and "adding1997" in out
+    assert "options (--task-option NAME=VALUE): objective='lm', preamble=2" in out
+
+
+def test_task_options_reach_the_run(tmp_path, capsys):
+    out = str(tmp_path / "agr")
+    assert main(["train", "--task", "agreement", "-T", "6", "--hidden", "4", "--steps", "2", "--eval-every", "2",
+                 "--eval-size", "8", "--task-option", "objective=number", "--task-option", "preamble=0",
+                 "--no-progress", "--out", out]) == 0
+    import json
+    cfg = json.loads((tmp_path / "agr" / "config.json").read_text())["config"]
+    assert cfg["task_options"] == {"objective": "number", "preamble": 0}
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--task-option", "novalue"])
+    assert e.value.code == 2 and "expected NAME=VALUE, got 'novalue'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("cmd,words", [("train", "--resume"), ("variants", "glob"), ("tasks", "baseline")])
@@ -46,6 +60,10 @@ def test_help_stands_alone(cmd, words, capsys):
     (["train", "--lr", "-1"], "lr: expected a finite learning rate"),
     (["train", "--task", "adding1997", "-T", "10"], "T: task 'adding1997' needs 24 <= T"),
     (["train", "--variant", "gru", "--recurrent-init", "identity"], "variant 'gru' is gated"),
+    (["train", "--task", "agreement", "--task-option", "objectiv=lm"],
+     "task_options: task 'agreement' has no option 'objectiv'; its options: objective"),
+    (["train", "--task", "agreement", "--task-option", "attractor_rate=2"],
+     "attractor_rate: expected a probability in [0, 1], got 2"),
 ])
 def test_bad_arguments_exit_2(argv, msg, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path / "x")]) == 2

@@ -163,7 +163,19 @@ class Reproduction:
         return ""
 
     def sections(self, groups: dict) -> list[str]:
-        """Extra Markdown lines for the summary (e.g. a ranking)."""
+        """Extra Markdown lines for the summary (e.g. a ranking). ``self.folder`` is the results folder."""
+        return []
+
+    #: The results folder being reported on (set by the report before it calls the hooks).
+    folder = None
+
+    def prepare(self, records: list, folder) -> None:
+        """After the runs, before the report: analyses that need the runs' checkpoints (default: none).
+
+        Write what they find into ``folder``: a later re-render, without checkpoints, reads it back."""
+
+    def extra_plots(self, groups: dict, folder, plt) -> list[str]:
+        """Plots beyond the generic ones: write PNGs into ``folder``, return their file names."""
         return []
 
     # helpers for subclasses

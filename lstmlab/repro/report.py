@@ -22,8 +22,9 @@ _log = logging.getLogger(__name__)
 def write_report(repro, records, folder, *, budget: str, command: str, versions: dict, wall_seconds=None):
     """Write summary.md, summary.csv and the plots into ``folder``; return the Markdown."""
     folder = Path(folder)
+    repro.folder = folder
     groups = group_records(records, repro.beats_at)
-    plots = _plots(groups, folder)
+    plots = _plots(groups, folder, repro)
     md = _markdown(repro, groups, budget, command, versions, wall_seconds, plots, folder)
     atomic_write_text(folder / "summary.md", md)
     atomic_write_text(folder / "summary.csv", _csv(groups))
@@ -114,7 +115,7 @@ def _csv(groups) -> str:
     return buf.getvalue()
 
 
-def _plots(groups, folder: Path) -> list[str]:
+def _plots(groups, folder: Path, repro=None) -> list[str]:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -167,6 +168,8 @@ def _plots(groups, folder: Path) -> list[str]:
         _save(fig, folder / "heatmap.png")
         plt.close(fig)
         names.append("heatmap.png")
+    if repro is not None:
+        names += repro.extra_plots(groups, folder, plt)
     return names
 
 

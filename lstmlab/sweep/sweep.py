@@ -33,8 +33,15 @@ class SweepMismatch(ValueError):
 
 
 def run_id(cfg: TrainConfig, label: str) -> str:
-    """Readable and unique: task, T, label, seed and a hash of the whole configuration."""
-    digest = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    """Readable and unique: task, T, label, seed and a hash of the whole configuration.
+
+    Empty ``task_options`` are left out of the hash, so runs configured before
+    the field existed keep their ids (and their sweeps resume).
+    """
+    d = cfg.to_dict()
+    if not d.get("task_options"):
+        d.pop("task_options", None)
+    digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
     return f"{cfg.task}-T{cfg.T}-{label}-s{cfg.seed}-{digest}"
 
 

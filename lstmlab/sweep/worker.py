@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks import make_task
 from ..training import NonFiniteError, TrainConfig, train
 from ..training.records import CHECKPOINT, METRICS, versions
 
@@ -41,7 +40,7 @@ def execute_run(spec: dict) -> dict:
         res = train(cfg, run_dir, resume=True, progress=False)
     except NonFiniteError as exc:
         return {**base, "status": "failed", "error": str(exc), **_curves(run_dir)}
-    task = make_task(cfg.task, cfg.T)
+    task = cfg.make_task()
     return {**base, "status": "done", **_curves(run_dir), "final": res.final, "solved": bool(task.is_solved(res.final)),
             "train_seconds": res.train_seconds, "steps_per_second": res.steps_per_second,
             "resumed_from": res.resumed_from, "skipped": res.skipped,

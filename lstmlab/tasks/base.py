@@ -11,6 +11,7 @@ entry-point group ``lstmlab.tasks``, loaded lazily (a broken one warns and is sk
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,5 +174,17 @@ def get_task(name: str) -> type:
     return TASKS.get(name)
 
 
-def make_task(name: str, T: int) -> Task:
-    return get_task(name)(T)
+def make_task(name: str, T: int, **options) -> Task:
+    """An instance of the task registered as ``name`` at ``T``, with the task's keyword ``options``.
+
+    An option the task does not take raises ValueError naming it and the options the task has.
+    """
+    cls = get_task(name)
+    if options:
+        params = inspect.signature(cls.__init__).parameters
+        known = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"task_options: task {name!r} has no option {', '.join(map(repr, unknown))}; "
+                             f"its options: {', '.join(known) if known else 'none'}")
+    return cls(T, **options)

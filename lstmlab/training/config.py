@@ -14,7 +14,7 @@ import numpy as np
 
 from ..init import SCHEMES, resolve_recurrent_init
 from ..registry import get_spec
-from ..tasks import get_task
+from ..tasks import get_task, make_task
 from .optim import CLIP_MODES, OPTIMIZERS, SCHEDULES
 
 LIMITS = {"T": (1, 1_000_000), "batch_size": (1, 100_000), "steps": (1, 1_000_000_000),
@@ -57,6 +57,7 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 100
     on_nonfinite: str = "stop"      # "stop" or "skip" (skip the update, count it)
+    task_options: dict = field(default_factory=dict)  # keyword options of the task (e.g. agreement's objective)
     extra: dict = field(default_factory=dict)  # free-form labels (e.g. the reproduction's name)
 
     def validate(self) -> "TrainConfig":
@@ -87,6 +88,7 @@ class TrainConfig:
         if not task_cls.min_T <= self.T <= task_cls.max_T:
             raise ValueError(f"T: task {self.task!r} needs {task_cls.min_T} <= T <= {task_cls.max_T}, "
                              f"got {self.T}")
+        self.make_task()  # task_options checked by the task itself
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and LR_RANGE[0] < self.lr
                 <= LR_RANGE[1]):
             raise ValueError(f"lr: expected a finite learning rate in ({LR_RANGE[0]}, {LR_RANGE[1]}], got {self.lr!r}")
@@ -122,6 +124,12 @@ class TrainConfig:
         check_fits(f"the run (hidden={self.hidden}, layers={self.layers}, batch_size={self.batch_size}, "
                    f"T={self.T})", est["total"], est, advice="use a smaller hidden size, batch or T")
         return self
+
+    def make_task(self):
+        """The task this run trains on: ``make_task(task, T, **task_options)``."""
+        if not isinstance(self.task_options, dict) or not all(isinstance(k, str) for k in self.task_options):
+            raise ValueError(f"task_options: expected a dict of option name -> value, got {self.task_options!r}")
+        return make_task(self.task, self.T, **self.task_options)
 
     def make_optimizer(self):
         from .optim import make_optimizer

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks import make_task
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .model import SequenceModel
@@ -127,7 +126,7 @@ class _Run:
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.task = make_task(cfg.task, cfg.T)
+        self.task = cfg.make_task()
         self.model = SequenceModel(self.task, cfg.variant, cfg.hidden, cfg.layers, dtype=np.dtype(cfg.dtype),
                                    init=cfg.init, forget_bias=cfg.forget_bias, t_max=cfg.t_max,
                                    recurrent_init=cfg.recurrent_init, recurrent_gain=cfg.recurrent_gain,
