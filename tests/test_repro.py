@@ -34,7 +34,7 @@ class Tiny(Reproduction):
 
 def test_reproductions_are_registered_with_both_budgets():
     repros = available()
-    assert set(repros) == {"arjovsky2016", "greff2017", "hochreiter1997", "le2015", "tallec2018"}
+    assert set(repros) == {"arjovsky2016", "greff2017", "hochreiter1997", "le2015", "linzen2016", "tallec2018"}
     for r in repros.values():
         for budget in ("quick", "paper"):
             cfgs = r.configs(budget, 1)

@@ -1,10 +1,12 @@
 """The "number unit" of a trained agreement model (after Lakretz et al. 2019).
 
 For a run of the ``agreement`` task, load its checkpoint, record the cell
-state ``c`` (:func:`lstmlab.recording.record`) over held-out sentences, and
-rank the units by how well their value at the verb position predicts the
-subject's number: the best threshold between the two classes' means, and the
-point-biserial correlation. The best unit is the number unit; its accuracy on
+state ``c`` (:func:`lstmlab.recording.record`) over fresh held-out sentences
+(stratified by attractor count, as the task's held-out set is), and rank the
+units by how well their value at the position where the verb is predicted
+(the task's ``predict_pos``) separates singular from plural subjects: the
+threshold halfway between the two classes' means, and the point-biserial
+correlation. The best unit is the number unit; its accuracy on
 sentences with attractors says whether it carries the subject, not the most
 recent noun, across them.
 """
@@ -16,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ..recording import record
-from ..tasks import make_task
 from ..training import TrainConfig
 from ..training import checkpoint as ckpt
 from ..training.model import SequenceModel
@@ -31,18 +32,18 @@ def analyse_run(run_dir: Path, state: str = "c", n: int = 1000, seed: int = 1234
         return None
     arrays, meta = ckpt.load(path)
     cfg = TrainConfig.from_dict(meta["config"])
-    task = make_task(cfg.task, cfg.T)
+    task = cfg.make_task()
     model = SequenceModel(task, cfg.variant, cfg.hidden, cfg.layers, dtype=np.dtype(cfg.dtype))
     model.load_params({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
     if state not in model.rnn.spec.state:
         return None
-    batch = task.sample(np.random.default_rng(seed), n)
+    batch = task.sample_stratified(np.random.default_rng(seed), n)
     info = task.parse(batch)
     names = [state] + [g for g in ("f_act", "i_act") if g in _names(model)]
     rec = record(model.rnn, model.encode(batch), lengths=batch.lengths, names=names)
     top = f"layer{cfg.layers - 1}"
     c = rec[f"{top}.{state}"]
-    at_verb = c[info["verb_pos"] - 1, np.arange(n)]  # the state entering the verb step: what predicts it
+    at_verb = c[info["predict_pos"], np.arange(n)]  # the state the verb's prediction is read from
     y = info["subject"].astype(float)
     m0, m1 = at_verb[y == 0].mean(axis=0), at_verb[y == 1].mean(axis=0)
     pred = (at_verb > (m0 + m1) / 2) == (m1 > m0)
@@ -55,12 +56,14 @@ def analyse_run(run_dir: Path, state: str = "c", n: int = 1000, seed: int = 1234
            "unit": unit, "r": float(r[unit]), "accuracy": float(acc[unit]),
            "accuracy_with_attractors": float((pred[:, unit] == (y == 1))[attr].mean()) if attr.any() else None,
            "median_unit_accuracy": float(np.median(acc)), "median_unit_abs_r": float(np.median(np.abs(r))),
+           "units_at_95": int((acc >= 0.95).sum()),
            "examples": []}
     # a few sentences with attractors, two of each subject number: the unit's state and gates over time
     for subj in (0, 1):
         for b in np.flatnonzero(attr & (info["subject"] == subj))[:2]:
             L = int(batch.lengths[b])
-            ex = {"subject": subj, "attractors": int(info["attractors"][b]), "tokens": batch.inputs[:L, b].tolist()}
+            ex = {"subject": subj, "subject_pos": int(info["subject_pos"][b]), "attractors": int(info["attractors"][b]),
+                  "tokens": batch.inputs[:L, b].tolist()}
             for nm in names:
                 ex[nm] = rec[f"{top}.{nm}"][:L, b, unit].tolist()
             out["examples"].append(ex)
