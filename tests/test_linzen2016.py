@@ -66,5 +66,6 @@ def test_report_sections_claims_and_plots(tiny_results):
     for ck in out.glob("runs/*/checkpoint.lstmlab"):
         ck.unlink()
     repro = available()["linzen2016"]
-    md2 = write_report(repro, list(load_records(out).values()), out, budget="quick", command="test", versions=versions())
+    md2 = write_report(repro, list(load_records(out).values()), out, budget="quick", command="test",
+                       versions=versions())
     assert "## The number unit" in md2

@@ -1,0 +1,291 @@
+"""The ``nn.Module`` and the ``autograd.Function`` that run lstmlab's kernels for torch tensors."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from .. import torch_compat
+from ..layer import RNN
+from ..registry import get_spec
+
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+_CLASSES: dict = {}
+
+
+def _torch_name(name: str) -> str:
+    """lstmlab's ``layer0.reverse.W`` as a torch parameter name (no dots): ``layer0_reverse_W``."""
+    return name.replace(".", "_")
+
+
+def _is_bias(short: str) -> bool:
+    return short == "b" or short.startswith("b_")
+
+
+class _Tape:
+    """One forward's lstmlab context; gives the buffers back when autograd frees the graph."""
+
+    def __init__(self, layer, ctx):
+        self.layer, self.ctx = layer, ctx
+
+    def __del__(self):
+        ctx = getattr(self, "ctx", None)
+        if ctx is not None and not ctx.released:
+            for tape in ctx.tapes:
+                ctx.backend.release(tape)
+            ctx.released = True
+
+
+class _Apply(torch.autograd.Function):
+    """(x, state..., params...) -> (y, final state...), forward and BPTT by lstmlab's kernels.
+
+    CPU tensors are shared with NumPy without copies (``Tensor.numpy()`` on
+    detached tensors; nothing is written into them); outputs are new tensors.
+    """
+
+    @staticmethod
+    def forward(ctx, module, layer, lengths, n_state, x, *tensors):
+        states, params = tensors[:n_state], tensors[n_state:]
+        module._bind(layer, params)
+        st = tuple(s.detach().numpy() for s in states) if n_state else None
+        y, final, lctx = layer.forward(x.detach().numpy(), st, lengths)
+        ctx.tape = _Tape(layer, lctx)
+        ctx.n_state, ctx.n_param = n_state, len(params)
+        ctx.save_for_backward(x, *tensors)  # torch's version counters catch an in-place change before backward
+        return (torch.from_numpy(y), *(torch.from_numpy(f) for f in final))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, *dfinal):
+        ctx.saved_tensors  # noqa: B018 - raises if an input was modified in place since the forward
+        layer, lctx = ctx.tape.layer, ctx.tape.ctx
+        dyn = dy.detach().contiguous().numpy() if dy is not None else None
+        ds = tuple(np.zeros((layer.num_layers * layer.num_directions, lctx.B, layer.hidden_size), layer.dtype)
+                   if d is None else d.detach().contiguous().numpy() for d in dfinal)
+        # retain: autograd may call this again on the same graph (retain_graph, gradcheck); the
+        # buffers go back when the graph is freed (see _Tape)
+        grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=True)
+        names = layer.params.keys()
+        dparams = [torch.from_numpy(grads[n]) for n in names][:ctx.n_param]
+        dstates = [torch.from_numpy(d) for d in d0] if ctx.n_state else []
+        return (None, None, None, None, torch.from_numpy(dx), *dstates, *dparams)
+
+
+class Recurrent(nn.Module):
+    r"""A stack of recurrent layers of any registered lstmlab variant, as a ``torch.nn`` module.
+
+    The constructor and the call follow ``torch.nn.LSTM``::
+
+        Recurrent(variant, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                  dropout=0.0, bidirectional=False, device=None, dtype=None, *, init="torch", **options)
+        output, state = module(input, state=None)
+
+    - ``input``: (T, B, input_size), (B, T, input_size) with ``batch_first``, an
+      unbatched (T, input_size), or a ``PackedSequence`` (then ``output`` is one too).
+    - ``state``: None (zeros), or the variant's state variables, each
+      (num_layers * num_directions, B, hidden_size): one tensor when the
+      variant has one (``h``, as ``nn.GRU``), else a tuple in the variant's
+      state order (``(h, c)`` for the LSTM family, as ``nn.LSTM``).
+    - ``output``: (T, B, num_directions * hidden_size), the top layer's ``h``;
+      ``state``: the final state, same form as the given one.
+
+    Parameters are ``nn.Parameter`` s named after lstmlab's (``layer0_W``,
+    ``layer0_reverse_R``, ...; the weights are (gates * H, D) and (gates * H, H)
+    as in torch), so torch optimisers, ``state_dict``, ``.to(torch.float64)``,
+    ``.double()`` and ``.train()/.eval()`` work as usual. ``bias=False`` keeps
+    the biases at zero as buffers. ``init``: lstmlab's scheme ("torch":
+    uniform in :math:`\pm 1/\sqrt{H}` as nn.LSTM; "default", "chrono", see
+    :mod:`lstmlab.init`), drawn from torch's random generator (so
+    ``torch.manual_seed`` decides it); ``options`` go to :class:`lstmlab.RNN`
+    (``forget_bias``, ``recurrent_init``, ...).
+
+    For ``lstm``, ``gru``, ``rnn`` and ``irnn``, :meth:`load_state_dict` also
+    takes a ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` state_dict
+    (:mod:`lstmlab.torch_compat`), and :meth:`torch_state_dict` gives one back.
+
+    Forward and backward run lstmlab's compiled kernels on the CPU, float32 or
+    float64; gradients are exact (BPTT), for the input, the initial state and
+    every parameter. ``dropout`` other than 0 is not implemented yet (between-layer
+    dropout does not exist in lstmlab); CUDA tensors are refused for now.
+    """
+
+    def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None, *, init: str = "torch", **options):
+        super().__init__()
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
+        if dropout:
+            raise NotImplementedError(f"dropout={dropout}: dropout between stacked layers is not implemented in "
+                                      f"lstmlab yet; use dropout=0")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias: expected True or False, got {bias!r}")
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if dtype not in _NUMPY:
+            raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
+        self._check_device(torch.device(device) if device is not None else torch.device("cpu"), "device")
+        self.spec = get_spec(variant)
+        self.variant = self.spec.name
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
+        seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))  # torch.manual_seed decides the init
+        self._options = dict(num_layers=num_layers, bidirectional=bidirectional, **options)
+        proto = RNN(self.variant, input_size, hidden_size, dtype=_NUMPY[dtype], init=init, seed=seed,
+                    **self._options)
+        self._layers = {proto.dtype: proto}
+        self._names = list(proto.params.keys())
+        for name in self._names:
+            value = torch.from_numpy(proto.params[name].copy())
+            if not bias and _is_bias(name.rsplit(".", 1)[1]):
+                self.register_buffer(_torch_name(name), torch.zeros_like(value))
+            else:
+                self.register_parameter(_torch_name(name), nn.Parameter(value))
+        self._bound = {}
+
+    @staticmethod
+    def _check_device(dev, what):
+        if dev.type != "cpu":
+            raise NotImplementedError(f"{what}: lstmlab.torch runs on the CPU for now (got {dev}); lstmlab's CUDA "
+                                      f"kernels are reached through lstmlab.RNN(device='cuda')")
+
+    # -- lstmlab layers per dtype ------------------------------------------------
+    def _layer(self, np_dtype):
+        dt = np.dtype(np_dtype)
+        if dt not in self._layers:
+            self._layers[dt] = RNN(self.variant, self.input_size, self.hidden_size, dtype=dt, seed=0,
+                                   **self._options)
+        return self._layers[dt]
+
+    def _tensors(self):
+        return [getattr(self, _torch_name(n)) for n in self._names]
+
+    def _bind(self, layer, tensors):
+        """Point the lstmlab layer at the tensors' memory (no copy), when it is not already."""
+        key = tuple(t.data_ptr() for t in tensors)
+        if self._bound.get(id(layer)) != key:
+            layer.set_params({n: t.detach().numpy() for n, t in zip(self._names, tensors)})
+            self._bound[id(layer)] = key
+
+    # -- the call ----------------------------------------------------------------
+    def forward(self, input, state=None):
+        packed = isinstance(input, PackedSequence)
+        lengths = None
+        if packed:
+            x, lens = pad_packed_sequence(input, batch_first=False)
+            lengths = lens.numpy().astype(np.int64)
+            unbatched = False
+        else:
+            if not isinstance(input, torch.Tensor):
+                raise TypeError(f"input: expected a torch.Tensor or PackedSequence, got {type(input).__name__}")
+            if input.dim() not in (2, 3):
+                raise ValueError(f"input: expected a 2-D (unbatched) or 3-D tensor, got {input.dim()}-D "
+                                 f"{tuple(input.shape)}")
+            unbatched = input.dim() == 2
+            x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
+        params = self._tensors()
+        self._check_device(x.device, "input")
+        if x.dtype != params[0].dtype:
+            raise TypeError(f"input: expected dtype {params[0].dtype} (the module's; .to() converts either), got "
+                            f"{x.dtype}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                             f"{x.shape[-1]}")
+        layer = self._layer(_NUMPY[x.dtype])
+        states = self._states(state, x.shape[1], x.dtype, unbatched)
+        x = x.contiguous()
+        out = _Apply.apply(self, layer, lengths, len(states), x, *[s.contiguous() for s in states], *params)
+        y, final = out[0], out[1:]
+        if packed:
+            idx = input.sorted_indices
+            if idx is None:
+                y = pack_padded_sequence(y, lens, enforce_sorted=True)
+            else:
+                p = pack_padded_sequence(y.index_select(1, idx), lens.index_select(0, idx.cpu()),
+                                         enforce_sorted=True)
+                y = PackedSequence(p.data, p.batch_sizes, input.sorted_indices, input.unsorted_indices)
+        elif unbatched:
+            y, final = y.squeeze(1), tuple(f.squeeze(1) for f in final)
+        elif self.batch_first:
+            y = y.transpose(0, 1)
+        return y, (final[0] if len(final) == 1 else tuple(final))
+
+    def _states(self, state, B, dtype, unbatched):
+        names = self.spec.state
+        if state is None:
+            return []
+        given = (state,) if isinstance(state, torch.Tensor) else state
+        if not isinstance(given, (tuple, list)) or len(given) != len(names) or \
+                not all(isinstance(s, torch.Tensor) for s in given):
+            form = "a tensor" if len(names) == 1 else f"a tuple of {len(names)} tensors ({', '.join(names)})"
+            raise TypeError(f"state: variant {self.variant!r} expects {form}, got {type(state).__name__}")
+        L = self.num_layers * (2 if self.bidirectional else 1)
+        want = (L, self.hidden_size) if unbatched else (L, B, self.hidden_size)
+        out = []
+        for n, s in zip(names, given):
+            self._check_device(s.device, f"state {n}")
+            if tuple(s.shape) != want:
+                raise ValueError(f"state {n}: expected size {want}, got {tuple(s.shape)}")
+            if s.dtype != dtype:
+                raise TypeError(f"state {n}: expected dtype {dtype} (the input's), got {s.dtype}")
+            out.append(s.unsqueeze(1) if unbatched else s)
+        return out
+
+    def extra_repr(self) -> str:
+        s = f"{self.variant!r}, {self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        for k in ("batch_first", "bidirectional"):
+            if getattr(self, k):
+                s += f", {k}=True"
+        if not self.bias:
+            s += ", bias=False"
+        return s
+
+    # -- torch's own LSTM / GRU / RNN weights ---------------------------------------------
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As ``nn.Module.load_state_dict``; a ``torch.nn.LSTM/GRU/RNN`` state_dict is converted first."""
+        if any(k.startswith("weight_ih_l") for k in state_dict):
+            state_dict = self._from_torch(state_dict)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _from_torch(self, sd):
+        layer = self._layers[next(iter(self._layers))]
+        arrays = {k: v.detach().cpu().numpy() for k, v in sd.items()}
+        if not self.bias:  # torch's bias=False module has no bias keys: zeros stand in
+            for k in [k for k in arrays if k.startswith("weight_ih_l")]:
+                suffix, rows = k[len("weight_ih"):], arrays[k].shape[0]
+                arrays.setdefault(f"bias_ih{suffix}", np.zeros(rows, arrays[k].dtype))
+                arrays.setdefault(f"bias_hh{suffix}", np.zeros(rows, arrays[k].dtype))
+        ours = torch_compat.from_torch(layer, arrays)
+        return {_torch_name(k): torch.from_numpy(np.ascontiguousarray(v)).to(self._tensors()[0].dtype)
+                for k, v in ours.items()}
+
+    def torch_state_dict(self) -> dict:
+        """A ``torch.nn.LSTM/GRU/RNN`` state_dict with this module's function (lstm, gru, rnn, irnn)."""
+        dt = self._tensors()[0].dtype
+        layer = self._layer(_NUMPY[dt])
+        self._bind(layer, self._tensors())
+        return {k: torch.from_numpy(v) for k, v in torch_compat.to_torch(layer).items()}
+
+
+def module_class(variant) -> type:
+    """The ``nn.Module`` class of ``variant``: :class:`Recurrent` with the variant fixed.
+
+    Its constructor is ``torch.nn.LSTM``'s: ``(input_size, hidden_size, num_layers=1, bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None, **options)``.
+    """
+    name = get_spec(variant).name
+    if name not in _CLASSES:
+        def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                     bidirectional=False, device=None, dtype=None, **options):
+            Recurrent.__init__(self, name, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                               bidirectional, device, dtype, **options)
+        title = "".join(p.capitalize() for p in name.replace("-", "_").split("_"))
+        _CLASSES[name] = type(title, (Recurrent,), {"__init__": __init__, "__module__": __name__,
+                                                    "__doc__": f"lstmlab's {name!r} variant as a torch module "
+                                                               f"(see Recurrent)."})
+    return _CLASSES[name]
+
+
