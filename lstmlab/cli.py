@@ -250,6 +250,9 @@ def _add_bench(sub):
     p.add_argument("--repeats", type=positive_int, default=7, help="rounds per size (default 7)")
     p.add_argument("--budget", type=positive_number, default=30.0, help="stop a size after this many seconds "
                    "(at least 3 rounds; default 30)")
+    p.add_argument("--stream", action="store_true", help="time one streaming step at B = 1 (layer.stream().step) "
+                   "against torch's cell and module called per step, for H in --hidden")
+    p.add_argument("--hidden", default="8,32,128", help="with --stream: hidden sizes (default 8,32,128)")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
     p.set_defaults(func=_cmd_bench)
 
@@ -267,6 +270,13 @@ def _cmd_bench(args) -> int:
             print("lstmlab bench: torch is not installed, so there is nothing to compare against. Install it "
                   "(python3 -m pip install torch) or run with --against none.", file=sys.stderr)
             return 2
+    if args.stream:
+        hiddens = [int(h) for h in args.hidden.split(",") if h.strip()]
+        rows = compare.run_stream(variants, hiddens, threads, args.against, args.repeats, args.budget)
+        if args.markdown:
+            atomic_write_text(args.markdown, compare.stream_markdown(rows, " ".join(["lstmlab", *sys.argv[1:]])))
+            print(f"wrote {args.markdown}")
+        return 0
     rows, peaks = compare.run(variants, sizes, threads, args.against, args.compile, args.repeats, args.budget)
     if args.markdown:
         atomic_write_text(args.markdown, compare.markdown(rows, peaks, " ".join(["lstmlab", *sys.argv[1:]])))

@@ -133,7 +133,9 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     nst, _, H = state0.shape
     dt = x.dtype
     ker = kernels(spec)
-    args = [x, np.ascontiguousarray(params["W"].T), params["b"]]
+    # the weights' transposes are views (F-ordered; BLAS reads them as they are): nothing is
+    # re-laid-out per call, and an update in place is seen by the next call
+    args = [x, params["W"].T, params["b"]]
     P, scratch = [], []
     for p in spec.products:
         R = params[p.name]
@@ -143,7 +145,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
         P.append(Pp)
         A = workspace.empty((B, R.shape[0]), dt)
         scratch.append(A)
-        args += [np.ascontiguousarray(R.T), rb, Pp, A]
+        args += [R.T, rb, Pp, A]
     U = hostside.unit_matrix(spec, params, H, dt)
     Z = workspace.empty((T + 1, B, nst * H), dt)
     Z[0] = hostside.pack_state(state0)

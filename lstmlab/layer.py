@@ -264,6 +264,15 @@ class RNN:
 
     __call__ = forward
 
+    def stream(self, batch: int = 1, state=None):
+        """A :class:`lstmlab.stream.Stream`: this layer run one step per call, its state kept.
+
+        ``s = layer.stream(batch=1); y_t = s.step(x_t)`` for x_t (batch, input_size);
+        ``s.reset()``; ``s.state``. Equal to :meth:`forward` over the same steps.
+        """
+        from .stream import Stream
+        return Stream(self, batch, state)
+
     def backward(self, ctx: Context, dy=None, dstate=None, retain=False):
         """Exact gradients through the whole sequence (BPTT).
 

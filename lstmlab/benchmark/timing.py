@@ -80,3 +80,19 @@ def lstmlab_step(variant: str, T: int, B: int, D: int, H: int, dtype=np.float32,
             layer.backward(ctx, dy)
 
     return step
+
+
+def torch_module_step(variant: str, T: int, B: int, D: int, H: int, seed: int = 0):
+    """A callable running forward + backward of the variant as a ``lstmlab.torch`` module on fixed data."""
+    import torch
+
+    from ..torch import Recurrent
+    torch.manual_seed(seed)
+    m = Recurrent(variant, D, H)
+    x = torch.from_numpy(np.random.default_rng(seed).standard_normal((T, B, D)).astype(np.float32))
+
+    def step():
+        y, _ = m(x)
+        y.backward(torch.ones_like(y))
+
+    return step

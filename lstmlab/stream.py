@@ -1,0 +1,106 @@
+"""Step-by-step inference with state kept between calls (streaming), at small-batch latency."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import engine, hostside
+
+
+class Stream:
+    """A layer run one time step per call, its state kept: ``y_t = stream.step(x_t)``.
+
+    Made by :meth:`lstmlab.RNN.stream`. Every buffer, the weights' transposed
+    views and the compiled entry point are prepared once; a step writes
+    ``x_t`` into the input buffer, runs the forward kernel of each layer for
+    one step and carries the state. The kernels and arithmetic are those of
+    the whole-sequence forward, so the outputs equal it bit for bit.
+
+    x_t : (B, input_size) in the layer's dtype (or (input_size,) when B = 1).
+    Returns y_t : (B, hidden_size), a new array (or (hidden_size,)).
+    ``state`` : the current state, a tuple like :meth:`lstmlab.RNN.forward`'s.
+    ``reset(state=None)`` : back to zeros (or to ``state``).
+
+    The weights are read where they live: an update in place (an optimiser's)
+    is seen by the next step; replacing the parameters (``set_params``) is
+    picked up too. Forward only (no tape); bidirectional layers cannot stream.
+    """
+
+    def __init__(self, layer, batch: int = 1, state=None):
+        if layer.bidirectional:
+            raise ValueError("stream: a bidirectional layer needs the whole sequence (its reverse direction reads "
+                             "the future); stream a unidirectional one")
+        if layer.device != "cpu":
+            raise ValueError(f"stream: runs on the CPU layer only (this one is device={layer.device!r})")
+        if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
+            raise ValueError(f"batch: expected a positive int, got {batch!r}")
+        self.layer, self.batch = layer, int(batch)
+        spec, dt, H, B = layer.spec, layer.dtype, layer.hidden_size, self.batch
+        self._ker = engine.kernels(spec)
+        self._nst = len(spec.state)
+        self._L = np.ones(B, np.int64)
+        self._x = [np.zeros((1, B, layer.input_size if l == 0 else H), dt) for l in range(layer.num_layers)]
+        self._Z = [np.zeros((2, B, self._nst * H), dt) for _ in range(layer.num_layers)]
+        self._S = [np.empty((1, B, len(spec.saved) * H), dt) for _ in range(layer.num_layers)]
+        self._Y = [np.zeros((1, B, H), dt) for _ in range(layer.num_layers)]
+        self._XP = [np.empty((1, B, len(spec.inputs) * H), dt) for _ in range(layer.num_layers)]
+        self._P = [[np.zeros((1, B, len(p.source) * H), dt) for p in spec.products] for _ in range(layer.num_layers)]
+        self._A = [[np.empty((B, layer.params[f"layer{l}.{p.name}"].shape[0]), dt) for p in spec.products]
+                   for l in range(layer.num_layers)]
+        self._version = None
+        self.reset(state)
+
+    def _prepare(self):
+        """Argument lists per layer: views of the parameters (transposed, not copied)."""
+        spec, layer, H = self.layer.spec, self.layer, self.layer.hidden_size
+        self._args, self._units = [], []
+        for l in range(layer.num_layers):
+            p = {k.split(".")[-1]: v for k, v in layer.params.items() if k.rsplit(".", 1)[0] == f"layer{l}"}
+            args = [self._x[l], p["W"].T, p["b"]]
+            for i, pr in enumerate(spec.products):
+                args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i]]
+            self._args.append(args)
+            self._units.append([p[u] for u in spec.unit_params])
+        self._U = [hostside.unit_matrix(spec, {u: v for u, v in zip(spec.unit_params, us)}, H, layer.dtype)
+                   for us in self._units]
+        self._version = layer.params_version
+
+    def reset(self, state=None) -> None:
+        """Zero the state, or set it: a tuple of (num_layers, B, H) arrays like forward's ``state``."""
+        from . import validate
+        st = validate.check_state(self.layer, state, self.batch)
+        for l in range(self.layer.num_layers):
+            self._Z[l][0] = hostside.pack_state(np.ascontiguousarray(st[:, l]))
+
+    @property
+    def state(self) -> tuple:
+        """The state after the last step: a tuple of (num_layers, B, H) arrays (copies)."""
+        H = self.layer.hidden_size
+        per = [hostside.unpack_state(Z[0], self._nst, H) for Z in self._Z]
+        return tuple(np.stack([s[i] for s in per]) for i in range(self._nst))
+
+    def step(self, x_t) -> np.ndarray:
+        layer = self.layer
+        if self._version != layer.params_version:
+            self._prepare()
+        squeeze = False
+        if isinstance(x_t, np.ndarray) and x_t.ndim == 1 and self.batch == 1:
+            x_t, squeeze = x_t[None], True
+        if not isinstance(x_t, np.ndarray) or x_t.shape != (self.batch, layer.input_size) or x_t.dtype != layer.dtype:
+            raise ValueError(f"x_t: expected a {layer.dtype} array of shape ({self.batch}, {layer.input_size}) (the "
+                             f"stream's batch and the layer's input size), got "
+                             f"{getattr(x_t, 'dtype', type(x_t).__name__)} {getattr(x_t, 'shape', '')}")
+        if not np.isfinite(x_t.sum()) and not np.isfinite(x_t).all():  # the sum: one cheap pass
+            raise ValueError("x_t: contains NaN or Inf")
+        self._x[0][0] = x_t
+        fwd = self._ker.forward
+        for l in range(layer.num_layers):
+            if self._units[l]:  # per-unit parameters are stacked: re-read them (an update in place)
+                for i, u in enumerate(self._units[l]):
+                    self._U[l][i] = u
+            Z = self._Z[l]
+            fwd(*self._args[l], self._U[l], self._L, Z, self._S[l], self._Y[l], self._XP[l])
+            Z[0] = Z[1]
+            if l + 1 < layer.num_layers:
+                self._x[l + 1][0] = self._Y[l][0]
+        y = self._Y[-1][0].copy()
+        return y[0] if squeeze else y
