@@ -180,6 +180,8 @@ def run_sweep(name: str, description: str, configs, results, executor, *, estima
         f = rec.get("final") or {}
         status = (f"loss {f['loss']:.4g} / baseline {f['baseline']:.4g}" if rec["status"] == "done"
                   else f"FAILED: {rec.get('error')}")
+        if rec["status"] == "done" and isinstance(f.get("accuracy"), (int, float)):
+            status += f", accuracy {f['accuracy']:.3f}"  # tasks whose result is an accuracy (agreement)
         echo(f"[{i}/{len(todo)} {_fmt(time.perf_counter() - t0)}] {rec['run_id']}: {status}")
     return [done[s["run_id"]] for s in specs]
 
