@@ -8,29 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from ..argtypes import positive_int, positive_seconds
 from ..training.records import versions
 from .base import INVOCATIONS, check_budget
 from .registry import available, get_reproduction  # noqa: F401 - still importable from here
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return v
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,12 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run only these arms (labels, comma-separated; default all)")
     p.add_argument("--T", dest="only_T", default=None, metavar="T1,T2",
                    help="run only these sequence lengths / delays (comma-separated; default all)")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="local worker processes, at least 1 (default: one per core)")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="run the grid on this Dask distributed scheduler instead of locally; the results "
                         "folder must be on a filesystem every worker sees")
-    p.add_argument("--timeout", type=_positive_float, default=10.0,
+    p.add_argument("--timeout", type=positive_seconds, default=10.0,
                    help="seconds to wait for the scheduler, > 0 (default 10)")
     p.add_argument("--no-estimate", action="store_true", help="skip the up-front time estimate")
     p.add_argument("--dry-run", action="store_true",

@@ -50,18 +50,18 @@ class Linzen2016(Reproduction):
              "dependencies\", TACL 4, arXiv:1611.01368; Lakretz et al. 2019, \"The emergence of number and syntax "
              "units in LSTM language models\", NAACL, arXiv:1903.07435")
     description = (
-        "The synthetic agreement task (lstmlab.tasks.agreement) under its language-model objective: sentences of "
-        "a small grammar (fronted prepositional phrases, then the subject, then up to T words of prepositional "
-        "phrases, relative clauses with their own agreeing verb, and fillers, then the verb), next-token "
-        "cross-entropy at every position; agreement is right when the verb in the subject's number scores above "
-        "the other form. In training 30 % of intervening nouns have the other number (attractors), so the most "
-        "recent noun is usually right; the held-out set is stratified by attractor count (0-4). Adam 3e-3, "
-        "gradient norm clipped at 1, batch 32, every arm the same. Quick: the tanh RNN, the LSTM and the GRU, "
-        "distances up to T = 40, 32 units, 3,000 steps (96,000 sentences), 2 seeds. Paper budget (ours: the "
-        "papers trained on corpora): also CIFG and NFG (Greff et al.: coupled input-forget gate, no forget "
-        "gate), T = 60, 50 units, 6,000 steps (192,000 sentences), 4 seeds (the fewest with which the exact test can separate two arms). For every trained LSTM the cell "
-        "unit whose state, where the verb is predicted, best separates singular from plural subjects is its "
-        "number unit (Lakretz et al.), measured on 1,000 fresh held-out sentences.")
+        'The synthetic agreement task (lstmlab.tasks.agreement) under its language-model objective: sentences of a '
+        'small grammar (fronted prepositional phrases, then the subject, then up to T words of prepositional '
+        'phrases, relative clauses with their own agreeing verb, and fillers, then the verb), next-token '
+        "cross-entropy at every position; agreement is right when the verb in the subject's number scores above the"
+        ' other form. In training 30 % of intervening nouns have the other number (attractors), so the most recent '
+        'noun is usually right; the held-out set is stratified by attractor count (0-4). Adam 3e-3, gradient norm '
+        'clipped at 1, batch 32, every arm the same. Quick: the tanh RNN, the LSTM and the GRU, distances up to T ='
+        ' 40, 32 units, 3,000 steps (96,000 sentences), 2 seeds. Paper budget (ours: the papers trained on '
+        'corpora): also CIFG and NFG (Greff et al.: coupled input-forget gate, no forget gate), T = 60, 50 units, '
+        '6,000 steps (192,000 sentences), 4 seeds (the fewest with which the exact test can separate two arms). For'
+        ' every trained LSTM the cell unit whose state, where the verb is predicted, best separates singular from '
+        'plural subjects is its number unit (Lakretz et al.), measured on 1,000 fresh held-out sentences.')
     #: 4 seeds at the paper budget: with 3 against 3 the exact permutation test cannot reach p < 0.05
     default_seeds = {"quick": 2, "paper": 4}
 
