@@ -234,15 +234,9 @@ class Agreement(Task):
         """A batch drawn as the held-out set is: stratified by attractor count (see the class docstring)."""
         return self._batch(rng, batch_size, stratified=True)
 
-    def heldout(self, size: int, seed: int, batch_size: int = 256) -> list[Batch]:
-        """The fixed held-out set, stratified by attractor count (see the class docstring)."""
-        rng = np.random.default_rng([int(seed), _HELDOUT_STREAM])
-        out, left = [], int(size)
-        while left > 0:
-            n = min(batch_size, left)
-            out.append(self.sample_stratified(rng, n))
-            left -= n
-        return out
+    def heldout_batch(self, rng, batch_size):
+        """The held-out set's batches are stratified by attractor count (see the class docstring)."""
+        return self.sample_stratified(rng, batch_size)
 
     # -- reading a batch back ------------------------------------------------------
     @staticmethod

@@ -129,9 +129,13 @@ class Task:
         out, left = [], int(size)
         while left > 0:
             n = min(batch_size, left)
-            out.append(self.batch(rng, n))
+            out.append(self.heldout_batch(rng, n))
             left -= n
         return out
+
+    def heldout_batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        """One batch of the held-out set: drawn as training batches are, unless a task stratifies it."""
+        return self.batch(rng, batch_size)
 
     @property
     def feature_size(self) -> int:
