@@ -71,3 +71,38 @@ class DerivedBackward:
 
     def time_forward_backward(self, variant, derived, shape):
         self.fb()
+
+
+class Streaming:
+    """One ``layer.stream(batch=1).step(x_t)`` at D = 1: streaming latency per step."""
+    params = (["lstm", "gru"], [8, 32, 128])
+    param_names = ["variant", "H"]
+    timeout = 120
+
+    def setup(self, variant, H):
+        import numpy as np
+        self.stream = lstmlab.RNN(variant, 1, H).stream(batch=1)
+        self.x = np.ones((1, 1), np.float32)
+        self.stream.step(self.x)
+
+    def time_step(self, variant, H):
+        self.stream.step(self.x)
+
+
+class TorchModule:
+    """Forward + backward of the variant as a ``lstmlab.torch`` module (skipped without torch)."""
+    params = (["lstm", "cifg"], ["100,32,1,128", "200,1,1,8"])
+    param_names = ["variant", "T,B,D,H"]
+    timeout = 300
+
+    def setup(self, variant, shape):
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            raise NotImplementedError("torch is not installed") from None  # asv skips the benchmark
+        from lstmlab.benchmark.timing import torch_module_step
+        self.fb = torch_module_step(variant, *size(shape))
+        self.fb()
+
+    def time_forward_backward(self, variant, shape):
+        self.fb()
