@@ -186,13 +186,12 @@ def _add_tasks(sub):
 
 def _cmd_tasks(args) -> int:
     from .tasks import get_task, task_names
+    from .tasks.base import task_options
     for n in task_names():
         cls = get_task(n)
         T = max(args.T, cls.min_T)
         t = cls(T)
-        import inspect
-        opts = [f"{k}={v.default!r}" for k, v in inspect.signature(cls.__init__).parameters.items()
-                if v.kind is inspect.Parameter.KEYWORD_ONLY]
+        opts = [f"{k}={v!r}" for k, v in task_options(cls).items()]
         print(f"{n}: {cls.description}\n    baseline at T={T}: {t.baseline():.6g} ({cls.baseline_rule})\n"
               f"    {cls.reference}" + (f"\n    options (--task-option NAME=VALUE): {', '.join(opts)}" if opts else ""))
     return 0

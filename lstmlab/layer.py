@@ -35,6 +35,13 @@ class Context:
         self.owner, self.version = owner, version  # the layer and parameter version that made it
         self.released = False
 
+    def release(self) -> None:
+        """Give every tape's buffers back to the workspace (once); the context is spent afterwards."""
+        if not self.released:
+            for tape in self.tapes:
+                self.backend.release(tape)
+            self.released = True
+
 
 class Params(dict):
     """A layer's parameters, ``name -> array``: an assignment is checked and counted.
@@ -181,6 +188,11 @@ class RNN:
             for d in range(self.num_directions):
                 yield f"layer{layer}" + (".reverse" if d else ""), d_in
 
+    def block_params(self, prefix: str) -> dict:
+        """One direction of one layer's parameters by their short names (``W``, ``R``, ...); ``prefix``
+        as in :meth:`params` (``layer0``, ``layer1.reverse``)."""
+        return {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
+
     def param_shapes(self) -> dict:
         shapes = {}
         for prefix, d_in in self._blocks():
@@ -245,7 +257,7 @@ class RNN:
             outs = []
             for d in range(self.num_directions):
                 prefix = f"layer{layer}" + (".reverse" if d else "")
-                p = {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
+                p = self.block_params(prefix)
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
                 Y, fin, tape = backend.forward(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
                 if d == 1:

@@ -140,7 +140,5 @@ def record(layer, x, state=None, lengths=None, names=None) -> dict:
             if rev:  # the reverse direction ran on each sequence reversed: put its steps back in order
                 v = v[ctx.perms, np.arange(v.shape[1])]
             out[f"{prefix}.{n}"] = v
-    for tape in ctx.tapes:  # give the tape's buffers back; the context is spent
-        ctx.backend.release(tape)
-    ctx.released = True
+    ctx.release()  # give the tapes' buffers back; the context is spent
     return out

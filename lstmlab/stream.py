@@ -12,8 +12,10 @@ class Stream:
     Made by :meth:`lstmlab.RNN.stream`. Every buffer, the weights' transposed
     views and the compiled entry point are prepared once; a step writes
     ``x_t`` into the input buffer, runs the forward kernel of each layer for
-    one step and carries the state. The kernels and arithmetic are those of
-    the whole-sequence forward, so the outputs equal it bit for bit.
+    one step and carries the state. The kernels are those of the forward: the
+    outputs equal forwards of one step at a time bit for bit, and a
+    whole-sequence forward to rounding (its input projection is one GEMM over
+    many steps).
 
     x_t : (B, input_size) in the layer's dtype (or (input_size,) when B = 1).
     Returns y_t : (B, hidden_size), a new array (or (hidden_size,)).
@@ -52,16 +54,15 @@ class Stream:
     def _prepare(self):
         """Argument lists per layer: views of the parameters (transposed, not copied)."""
         spec, layer, H = self.layer.spec, self.layer, self.layer.hidden_size
-        self._args, self._units = [], []
+        self._args, self._units, self._U = [], [], []
         for l in range(layer.num_layers):
-            p = {k.split(".")[-1]: v for k, v in layer.params.items() if k.rsplit(".", 1)[0] == f"layer{l}"}
+            p = layer.block_params(f"layer{l}")
             args = [self._x[l], p["W"].T, p["b"]]
             for i, pr in enumerate(spec.products):
                 args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i]]
             self._args.append(args)
             self._units.append([p[u] for u in spec.unit_params])
-        self._U = [hostside.unit_matrix(spec, {u: v for u, v in zip(spec.unit_params, us)}, H, layer.dtype)
-                   for us in self._units]
+            self._U.append(hostside.unit_matrix(spec, p, H, layer.dtype))
         self._version = layer.params_version
 
     def reset(self, state=None) -> None:

@@ -178,6 +178,12 @@ def get_task(name: str) -> type:
     return TASKS.get(name)
 
 
+def task_options(cls) -> dict:
+    """A task class's keyword options (its ``__init__``'s keyword-only parameters) -> their defaults."""
+    params = inspect.signature(cls.__init__).parameters
+    return {p: v.default for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def make_task(name: str, T: int, **options) -> Task:
     """An instance of the task registered as ``name`` at ``T``, with the task's keyword ``options``.
 
@@ -185,8 +191,7 @@ def make_task(name: str, T: int, **options) -> Task:
     """
     cls = get_task(name)
     if options:
-        params = inspect.signature(cls.__init__).parameters
-        known = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+        known = list(task_options(cls))
         unknown = sorted(set(options) - set(known))
         if unknown:
             raise ValueError(f"task_options: task {name!r} has no option {', '.join(map(repr, unknown))}; "

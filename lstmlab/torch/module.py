@@ -32,10 +32,8 @@ class _Tape:
 
     def __del__(self):
         ctx = getattr(self, "ctx", None)
-        if ctx is not None and not ctx.released:
-            for tape in ctx.tapes:
-                ctx.backend.release(tape)
-            ctx.released = True
+        if ctx is not None:
+            ctx.release()
 
 
 class _Apply(torch.autograd.Function):
@@ -52,7 +50,7 @@ class _Apply(torch.autograd.Function):
         st = tuple(s.detach().numpy() for s in states) if n_state else None
         y, final, lctx = layer.forward(x.detach().numpy(), st, lengths)
         ctx.tape = _Tape(layer, lctx)
-        ctx.n_state, ctx.n_param = n_state, len(params)
+        ctx.n_state = n_state
         ctx.save_for_backward(x, *tensors)  # torch's version counters catch an in-place change before backward
         return (torch.from_numpy(y), *(torch.from_numpy(f) for f in final))
 
@@ -67,8 +65,7 @@ class _Apply(torch.autograd.Function):
         # retain: autograd may call this again on the same graph (retain_graph, gradcheck); the
         # buffers go back when the graph is freed (see _Tape)
         grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=True)
-        names = layer.params.keys()
-        dparams = [torch.from_numpy(grads[n]) for n in names][:ctx.n_param]
+        dparams = [torch.from_numpy(grads[n]) for n in layer.params.keys()]
         dstates = [torch.from_numpy(d) for d in d0] if ctx.n_state else []
         return (None, None, None, None, torch.from_numpy(dx), *dstates, *dparams)
 
