@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..recording import record
+from ..recording import record, recordable_names
 from ..training import TrainConfig
 from ..training import checkpoint as ckpt
 from ..training.model import SequenceModel
@@ -39,7 +39,7 @@ def analyse_run(run_dir: Path, state: str = "c", n: int = 1000, seed: int = 1234
         return None
     batch = task.sample_stratified(np.random.default_rng(seed), n)
     info = task.parse(batch)
-    names = [state] + [g for g in ("f_act", "i_act") if g in _names(model)]
+    names = [state] + [g for g in ("f_act", "i_act") if g in recordable_names(model.rnn.spec.cls)]
     rec = record(model.rnn, model.encode(batch), lengths=batch.lengths, names=names)
     top = f"layer{cfg.layers - 1}"
     c = rec[f"{top}.{state}"]
@@ -68,11 +68,6 @@ def analyse_run(run_dir: Path, state: str = "c", n: int = 1000, seed: int = 1234
                 ex[nm] = rec[f"{top}.{nm}"][:L, b, unit].tolist()
             out["examples"].append(ex)
     return out
-
-
-def _names(model):
-    from ..recording import recordable_names
-    return recordable_names(model.rnn.spec.cls)
 
 
 def write(folder: Path, results: list) -> None:
