@@ -22,7 +22,7 @@ the pointwise functions are compiled into the kernel.
 """
 from __future__ import annotations
 
-from . import emit
+from . import config, emit
 from .emit import StageCode
 
 
@@ -42,6 +42,18 @@ def _with_scratch(lines, scratch, before, dtype_of):
 def _args(lay):
     """The per-product arguments, each followed by ", " (none for a step without products)."""
     return "".join(f"RT{i}, rb{i}, P{i}, A{i}, " for i, _, _ in lay.prods)
+
+
+def _row_gemv_rule(n_cols: str) -> str:
+    """A boolean expression: this step's product is done one batch row at a time (see config)."""
+    terms = [f"({n_cols} >= {n} and B <= {b})" for n, b in config.ROW_GEMV_MAX_BATCH]
+    return " or ".join(terms) or "False"
+
+
+def _product(a, m, out, rows, lines):
+    """``out = a @ m`` for this step: one GEMV per batch row when ``rows``, else one GEMM."""
+    lines += [f"if {rows}:", "    for bb in range(B):", f"        np.dot({a}[bb], {m}, {out}[bb])",
+              "else:", f"    np.dot({a}, {m}, {out})"]
 
 
 def _moves_loop(moves, result_name=None, next_step="t + 1 < T"):
@@ -88,6 +100,7 @@ def forward_source(spec) -> str:
         "    H = Y.shape[2]",
         "    C = XP.shape[0]",
     ]
+    out += [f"    rows{i} = {_row_gemv_rule(f'RT{i}.shape[1]')}" for i, _, _ in lay.prods]
     init = emit.init_product_moves(lay)
     if init:  # products fed by the previous state start from the initial state
         out += _lines(4, ["for bb in range(B):"]) + _lines(8, _moves_loop(init))
@@ -105,7 +118,8 @@ def forward_source(spec) -> str:
     scratch = []
     for st in spec.stages:
         for i, _ in lay.stage_products(st.index):
-            out.append(f"        np.dot(P{i}[t], RT{i}, A{i})")
+            _product(f"P{i}[t]", f"RT{i}", f"A{i}", f"rows{i}", step := [])
+            out += _lines(8, step)
         code = emit.forward_stage(lay, st, xp_step="tc")
         scratch += _scratch(code, st.index)
         out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"]) + _lines(16, _unit_loops(st.index, code))
@@ -123,6 +137,7 @@ def backward_source(spec) -> str:
         "    T = Z.shape[0] - 1",
         "    B = Z.shape[1]",
         "    H = dY.shape[2]",
+        *[f"    rows{i} = {_row_gemv_rule(f'R{i}.shape[0]')}" for i, _, _ in lay.prods],
         "    for t in range(T - 1, -1, -1):",
         "        G[:, :, :] = 0.0",
     ]
@@ -133,7 +148,8 @@ def backward_source(spec) -> str:
         scratch += _scratch(code, st.index)
         out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"]) + _lines(16, _unit_loops(st.index, code))
         for i, p in lay.stage_products(st.index):
-            out.append(f"        np.dot(dA{i}[t], R{i}, Q{i})")
+            _product(f"dA{i}[t]", f"R{i}", f"Q{i}", f"rows{i}", step := [])
+            out += _lines(8, step)
             adds = [emit.render_move(m, None, None, None)[0] for m in emit.product_grad_moves(lay, i, p)]
             out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:", "        for j in range(H):"])
             out += _lines(20, adds)

@@ -20,6 +20,16 @@ CACHE = os.environ.get("LSTMLAB_NO_CACHE", "") == ""
 #: backward's gradient buffers: the GEMMs stay efficient, the buffers O(chunk), not O(T).
 CHUNK_ROWS = 4096
 
+#: Small batches: a step's recurrent product is done as one matrix-vector
+#: product (GEMV) per batch row instead of one GEMM when B <= the limit given
+#: here for the width N of R's gate side (gates x H). OpenBLAS's SGEMM has a
+#: fixed cost of tens of microseconds at 2 <= B < 16 (it packs R on every
+#: call); GEMV has none. Measured on the 2-core anchor machine, float32, one
+#: thread, N = 4H: H = 128: B = 2 62 us (GEMM) against 12 us (GEMVs), B = 8 71
+#: against 51, B = 16 81 against 98; H = 32: B = 4 3.9 against 2.7, B = 8 4.5
+#: against 5.5. ``(min N, max B)`` pairs; read when a kernel is generated.
+ROW_GEMV_MAX_BATCH = ((512, 15), (128, 4))
+
 #: Idle buffers the workspace pool keeps (``$LSTMLAB_WORKSPACE_MB``, default 1024 MiB);
 #: smaller arrays than WORKSPACE_MIN_BYTES come from malloc's heap and are not pooled.
 WORKSPACE_MAX_BYTES = int(float(os.environ.get("LSTMLAB_WORKSPACE_MB", "1024")) * 2 ** 20)

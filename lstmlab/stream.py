@@ -1,9 +1,43 @@
 """Step-by-step inference with state kept between calls (streaming), at small-batch latency."""
 from __future__ import annotations
 
+import threading
+
+import numba
 import numpy as np
 
-from . import engine, hostside
+from . import config, engine, hostside
+
+_DRIVERS: dict = {}
+_LOCK = threading.Lock()
+
+
+def _driver(forward):
+    """A compiled step of one layer around ``forward`` (a kernel): one dispatcher call per layer and step.
+
+    ``drive(x_t, args, Z) -> bool``: when ``x_t`` has rows, checks it is finite
+    (False, nothing done, when not) and copies it into the layer's input buffer
+    ``args[0]``; runs one step of the kernel on ``args``; carries the state
+    ``Z[0] = Z[1]``.
+    """
+    with _LOCK:
+        if forward not in _DRIVERS:
+            def drive(x_t, args, Z):
+                xb = args[0]
+                if x_t.shape[0]:
+                    for i in range(x_t.shape[0]):
+                        for k in range(x_t.shape[1]):
+                            v = x_t[i, k]
+                            if v - v != 0:  # NaN or Inf
+                                return False
+                    for i in range(x_t.shape[0]):
+                        for k in range(x_t.shape[1]):
+                            xb[0, i, k] = x_t[i, k]
+                forward(*args)
+                Z[0] = Z[1]
+                return True
+            _DRIVERS[forward] = numba.njit(**config.JIT_OPTIONS)(drive)
+        return _DRIVERS[forward]
 
 
 class Stream:
@@ -36,14 +70,18 @@ class Stream:
         if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
             raise ValueError(f"batch: expected a positive int, got {batch!r}")
         self.layer, self.batch = layer, int(batch)
+        self._shape = (self.batch, layer.input_size)
         spec, dt, H, B = layer.spec, layer.dtype, layer.hidden_size, self.batch
         self._ker = engine.kernels(spec)
+        self._drive = _driver(self._ker.forward)
         self._nst = len(spec.state)
         self._L = np.ones(B, np.int64)
-        self._x = [np.zeros((1, B, layer.input_size if l == 0 else H), dt) for l in range(layer.num_layers)]
+        self._Y = [np.zeros((1, B, H), dt) for _ in range(layer.num_layers)]
+        # a layer's input buffer is the output buffer of the layer below: nothing is copied between them
+        self._x = [np.zeros((1, B, layer.input_size), dt)] + self._Y[:-1]
+        self._none = np.zeros((0, 0), dt)  # "no new input" for the layers above the first
         self._Z = [np.zeros((2, B, self._nst * H), dt) for _ in range(layer.num_layers)]
         self._S = [np.empty((1, B, len(spec.saved) * H), dt) for _ in range(layer.num_layers)]
-        self._Y = [np.zeros((1, B, H), dt) for _ in range(layer.num_layers)]
         self._XP = [np.empty((1, B, len(spec.inputs) * H), dt) for _ in range(layer.num_layers)]
         self._P = [[np.zeros((1, B, len(p.source) * H), dt) for p in spec.products] for _ in range(layer.num_layers)]
         self._A = [[np.empty((B, layer.params[f"layer{l}.{p.name}"].shape[0]), dt) for p in spec.products]
@@ -60,9 +98,10 @@ class Stream:
             args = [self._x[l], p["W"].T, p["b"]]
             for i, pr in enumerate(spec.products):
                 args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i]]
-            self._args.append(args)
             self._units.append([p[u] for u in spec.unit_params])
             self._U.append(hostside.unit_matrix(spec, p, H, layer.dtype))
+            args += [self._U[l], self._L, self._Z[l], self._S[l], self._Y[l], self._XP[l]]
+            self._args.append(tuple(args))
         self._version = layer.params_version
 
     def reset(self, state=None) -> None:
@@ -84,24 +123,20 @@ class Stream:
         if self._version != layer.params_version:
             self._prepare()
         squeeze = False
-        if isinstance(x_t, np.ndarray) and x_t.ndim == 1 and self.batch == 1:
-            x_t, squeeze = x_t[None], True
-        if not isinstance(x_t, np.ndarray) or x_t.shape != (self.batch, layer.input_size) or x_t.dtype != layer.dtype:
-            raise ValueError(f"x_t: expected a {layer.dtype} array of shape ({self.batch}, {layer.input_size}) (the "
-                             f"stream's batch and the layer's input size), got "
-                             f"{getattr(x_t, 'dtype', type(x_t).__name__)} {getattr(x_t, 'shape', '')}")
-        if not np.isfinite(x_t.sum()) and not np.isfinite(x_t).all():  # the sum: one cheap pass
-            raise ValueError("x_t: contains NaN or Inf")
-        self._x[0][0] = x_t
-        fwd = self._ker.forward
+        if type(x_t) is not np.ndarray or x_t.shape != self._shape or x_t.dtype != layer.dtype:
+            if isinstance(x_t, np.ndarray) and x_t.ndim == 1 and self.batch == 1:
+                x_t, squeeze = x_t[None], True
+            if not isinstance(x_t, np.ndarray) or x_t.shape != self._shape or x_t.dtype != layer.dtype:
+                raise ValueError(f"x_t: expected a {layer.dtype} array of shape {self._shape} (the stream's batch "
+                                 f"and the layer's input size), got "
+                                 f"{getattr(x_t, 'dtype', type(x_t).__name__)} {getattr(x_t, 'shape', '')}")
+        drive, xin = self._drive, x_t
         for l in range(layer.num_layers):
             if self._units[l]:  # per-unit parameters are stacked: re-read them (an update in place)
                 for i, u in enumerate(self._units[l]):
                     self._U[l][i] = u
-            Z = self._Z[l]
-            fwd(*self._args[l], self._U[l], self._L, Z, self._S[l], self._Y[l], self._XP[l])
-            Z[0] = Z[1]
-            if l + 1 < layer.num_layers:
-                self._x[l + 1][0] = self._Y[l][0]
+            if not drive(xin, self._args[l], self._Z[l]):
+                raise ValueError("x_t: contains NaN or Inf")
+            xin = self._none
         y = self._Y[-1][0].copy()
         return y[0] if squeeze else y

@@ -66,3 +66,24 @@ def test_gradcheck_float64(variant):
     rep = lstmlab.gradcheck(variant, lengths=[4, 3])
     assert rep.passed, str(rep)
     assert rep.max_abs_error < 1e-6
+
+
+def test_small_batch_products_match_the_gemm_path(variant):
+    """At B <= 4 and gates x H >= 128 each step's recurrent product is one GEMV per row
+    (config.ROW_GEMV_MAX_BATCH); at B = 20 one GEMM. Rows 0-3 of a batch of 20 and
+    the same 4 rows as their own batch give the same outputs and gradients."""
+    layer = random_layer(variant, D=3, H=128)
+    layer.params.update({k: v * 0.2 for k, v in layer.params.items()})  # keep H=128 pre-activations moderate
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, 20, 3))
+    st = tuple(rng.standard_normal((1, 20, 128)) * 0.5 for _ in layer.spec.state)
+    dy = rng.standard_normal((4, 20, 128))
+    dy[:, 4:] = 0
+    big, _, ctx = layer.forward(x, st)
+    g_big, dx_big, _ = layer.backward(ctx, dy)
+    small, _, ctx = layer.forward(x[:, :4].copy(), tuple(s[:, :4].copy() for s in st))
+    g_small, dx_small, _ = layer.backward(ctx, dy[:, :4].copy())
+    np.testing.assert_allclose(small, big[:, :4], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dx_small, dx_big[:, :4], rtol=1e-11, atol=1e-12)
+    for k in g_big:
+        np.testing.assert_allclose(g_small[k], g_big[k], rtol=1e-11, atol=1e-11, err_msg=k)
