@@ -67,6 +67,7 @@ class Kernels:
     path: str
     reads_x: bool = False    # a stage's backward reads x_k: the forward keeps XP
     n_grad_rows: int = 0     # rows of G
+    step: object = None      # one streaming step around forward (codegen.step_source)
 
 
 def kernels(spec) -> Kernels:
@@ -97,8 +98,10 @@ def kernels(spec) -> Kernels:
             setattr(mod, f"f{k}", _jit_helper(fw))
             setattr(mod, f"bw{k}", _jit_helper(bw))
         opts = dict(config.JIT_OPTIONS, cache=config.CACHE)
-        ker = Kernels(numba.njit(**opts)(mod.forward), numba.njit(**opts)(mod.backward), src, str(path),
-                      hostside.backward_reads_x(spec), hostside.n_grad_rows(spec))
+        fwd = numba.njit(**opts)(mod.forward)
+        mod.forward = fwd  # step calls the compiled forward
+        ker = Kernels(fwd, numba.njit(**opts)(mod.backward), src, str(path),
+                      hostside.backward_reads_x(spec), hostside.n_grad_rows(spec), numba.njit(**opts)(mod.step))
         _KERNELS[key] = ker
         return ker
 

@@ -1,43 +1,9 @@
 """Step-by-step inference with state kept between calls (streaming), at small-batch latency."""
 from __future__ import annotations
 
-import threading
-
-import numba
 import numpy as np
 
-from . import config, engine, hostside
-
-_DRIVERS: dict = {}
-_LOCK = threading.Lock()
-
-
-def _driver(forward):
-    """A compiled step of one layer around ``forward`` (a kernel): one dispatcher call per layer and step.
-
-    ``drive(x_t, args, Z) -> bool``: when ``x_t`` has rows, checks it is finite
-    (False, nothing done, when not) and copies it into the layer's input buffer
-    ``args[0]``; runs one step of the kernel on ``args``; carries the state
-    ``Z[0] = Z[1]``.
-    """
-    with _LOCK:
-        if forward not in _DRIVERS:
-            def drive(x_t, args, Z):
-                xb = args[0]
-                if x_t.shape[0]:
-                    for i in range(x_t.shape[0]):
-                        for k in range(x_t.shape[1]):
-                            v = x_t[i, k]
-                            if v - v != 0:  # NaN or Inf
-                                return False
-                    for i in range(x_t.shape[0]):
-                        for k in range(x_t.shape[1]):
-                            xb[0, i, k] = x_t[i, k]
-                forward(*args)
-                Z[0] = Z[1]
-                return True
-            _DRIVERS[forward] = numba.njit(**config.JIT_OPTIONS)(drive)
-        return _DRIVERS[forward]
+from . import engine, hostside
 
 
 class Stream:
@@ -73,7 +39,6 @@ class Stream:
         self._shape = (self.batch, layer.input_size)
         spec, dt, H, B = layer.spec, layer.dtype, layer.hidden_size, self.batch
         self._ker = engine.kernels(spec)
-        self._drive = _driver(self._ker.forward)
         self._nst = len(spec.state)
         self._L = np.ones(B, np.int64)
         self._Y = [np.zeros((1, B, H), dt) for _ in range(layer.num_layers)]
@@ -130,12 +95,12 @@ class Stream:
                 raise ValueError(f"x_t: expected a {layer.dtype} array of shape {self._shape} (the stream's batch "
                                  f"and the layer's input size), got "
                                  f"{getattr(x_t, 'dtype', type(x_t).__name__)} {getattr(x_t, 'shape', '')}")
-        drive, xin = self._drive, x_t
+        drive, xin = self._ker.step, x_t
         for l in range(layer.num_layers):
             if self._units[l]:  # per-unit parameters are stacked: re-read them (an update in place)
                 for i, u in enumerate(self._units[l]):
                     self._U[l][i] = u
-            if not drive(xin, self._args[l], self._Z[l]):
+            if not drive(xin, *self._args[l]):
                 raise ValueError("x_t: contains NaN or Inf")
             xin = self._none
         y = self._Y[-1][0].copy()
