@@ -66,6 +66,13 @@ def _add_train(sub):
     g.add_argument("--recurrent-gain", type=number, default=d.recurrent_gain,
                    help="scale of --recurrent-init identity (default 1)")
     g.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype)
+    g = p.add_argument_group("regularisation (training steps only; evaluation runs the deterministic cell)")
+    g.add_argument("--dropout", type=number, default=d.dropout,
+                   help="dropout in [0, 1) on the non-recurrent connections: between stacked layers and on the "
+                        "top layer's output before the readout (Zaremba et al. 2014; default 0)")
+    g.add_argument("--weight-drop", type=number, default=d.weight_drop,
+                   help="DropConnect in [0, 1) on the recurrent matrices, one mask per step (the weight-dropped "
+                        "LSTM of Merity et al. 2018; default 0)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default=d.optimizer,
                    help=f"(default {d.optimizer})")
@@ -115,7 +122,8 @@ def _cmd_train(args) -> int:
                       schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, steps=args.steps,
                       seed=args.seed, init=args.init, forget_bias=args.forget_bias, t_max=args.t_max,
                       recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
-                      dtype=args.dtype, eval_every=args.eval_every, eval_size=args.eval_size,
+                      dtype=args.dtype, dropout=args.dropout, weight_drop=args.weight_drop,
+                      eval_every=args.eval_every, eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite, task_options=dict(args.task_options))
     if args.dry_run:

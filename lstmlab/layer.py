@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, memory, validate
+from . import backends, memory, regularise, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -27,8 +27,11 @@ _CHECK_MEMORY_ABOVE = 1 << 22
 class Context:
     """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
 
-    def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False, owner=None, version=0):
+    def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False, owner=None, version=0,
+                 weight_masks=None, drop_masks=None):
         self.tapes, self.perms = tapes, perms  # one engine tape per direction of each layer
+        self.weight_masks = weight_masks  # per direction of each layer: {R name: DropConnect mask}, or None
+        self.drop_masks = drop_masks      # per layer but the last: the dropout mask of its output, or None
         self.T, self.B, self.batch_first = T, B, batch_first
         self.backend = backend  # the backend that made the tapes runs their backward
         self.on_device = on_device  # device arrays came in: device arrays go out
@@ -117,13 +120,21 @@ class RNN:
         persistent kernels (one cooperative launch per sequence, recurrent
         weights in shared memory; Diamos et al. 2016), which fall back to the
         step kernels with a warning when the weights do not fit on-chip.
+    dropout : float in [0, 1)
+        Dropout on the outputs of every layer but the last (``torch.nn.LSTM``'s).
+    weight_drop : float in [0, 1)
+        DropConnect on every recurrent matrix, one mask per forward (AWD-LSTM's
+        weight drop). Both act in training mode only (``train()``, the
+        default, as torch; ``eval()`` gives the deterministic cell) and draw
+        their masks from the forward's ``rng``; see :mod:`lstmlab.regularise`.
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, batch_first: bool = False, dtype=np.float32,
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
-                 seed=0, device: str = "cpu", cuda_kernels: str = "step"):
+                 seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
+                 weight_drop: float = 0.0):
         self.spec = get_spec(variant)
         self.backend = backends.select(device, cuda_kernels)
         self.device = device
@@ -147,6 +158,9 @@ class RNN:
                 isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
             raise ValueError(f"seed: expected a non-negative int or a numpy.random.Generator, got {seed!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.dropout, self.weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
+        self.training = True
+        self._mask_rng = np.random.default_rng(rng.integers(2**63))  # masks when forward is given no rng
         need = memory.param_count(self.spec, self.input_size, self.hidden_size, self.num_layers,
                                   self.num_directions) * 8 * 2  # drawn in float64, then cast
         memory.check_fits(f"RNN({self.spec.name!r}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
@@ -213,8 +227,19 @@ class RNN:
         """``params`` checked against this layer's names, shapes and dtype (see :mod:`lstmlab.validate`)."""
         return validate.check_params(self, params)
 
+    def train(self, mode: bool = True) -> "RNN":
+        """Training mode (dropout and weight drop act) or, with ``mode=False``, eval mode; returns the layer."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"mode: expected True or False, got {mode!r}")
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "RNN":
+        """Eval mode: the deterministic cell (no dropout, no weight drop); returns the layer."""
+        return self.train(False)
+
     # -- compute -------------------------------------------------------------
-    def forward(self, x, state=None, lengths=None, recompute=None):
+    def forward(self, x, state=None, lengths=None, recompute=None, rng=None):
         """Run the stack.
 
         x: (T, B, D) (or (B, T, D) with batch_first), the layer's dtype, finite.
@@ -225,6 +250,8 @@ class RNN:
         recompute: None (keep every step for the backward) or a segment length
         K: keep only every K-th state and recompute the rest during the
         backward (:mod:`lstmlab.recompute`), for sequences too long for memory.
+        rng: numpy Generator of the dropout and weight-drop masks (training mode
+        with either option set); None draws from the layer's own stream.
         Returns ``(y, final_state, ctx)``; pass ``ctx`` to :meth:`backward`.
         """
         if recompute is not None and (not isinstance(recompute, (int, np.integer)) or isinstance(recompute, bool)
@@ -253,11 +280,22 @@ class RNN:
         tapes = []
         inp = x
         k = 0
+        wdrop = self.weight_drop if self.training else 0.0
+        drop = self.dropout if self.training else 0.0
+        if wdrop or drop:
+            if rng is not None and not isinstance(rng, np.random.Generator):
+                raise TypeError(f"rng: expected None or a numpy.random.Generator, got {type(rng).__name__}")
+            rng = rng if rng is not None else self._mask_rng
+        wmasks = [] if wdrop else None
+        dmasks = [] if drop else None
         for layer in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
                 prefix = f"layer{layer}" + (".reverse" if d else "")
                 p = self.block_params(prefix)
+                if wdrop:
+                    p, m = regularise.drop_weights(self.spec, p, wdrop, rng, self.dtype)
+                    wmasks.append(m)
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
                 Y, fin, tape = backend.forward(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
                 if d == 1:
@@ -267,8 +305,13 @@ class RNN:
                 tapes.append(tape)
                 k += 1
             inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
+            if drop and layer + 1 < self.num_layers:
+                m = regularise.mask(rng, inp.shape, drop, self.dtype)
+                dmasks.append(m)
+                inp = inp * m
         y = inp.transpose(1, 0, 2) if self.batch_first else inp
-        ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device, self, self.params_version)
+        ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device, self, self.params_version,
+                      wmasks, dmasks)
         if on_device:  # device arrays in, device arrays out
             from numba import cuda
             return cuda.to_device(np.ascontiguousarray(y)), tuple(cuda.to_device(f) for f in final), ctx
@@ -340,6 +383,8 @@ class RNN:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
                 tape = ctx.tapes[k]
                 g, dx, d0 = ctx.backend.backward(self.spec, tape, dyd, ds[:, k])
+                if ctx.weight_masks is not None:
+                    regularise.weight_grads(g, ctx.weight_masks[k])
                 if not retain:
                     ctx.backend.release(tape)
                 if d == 1:
@@ -347,6 +392,8 @@ class RNN:
                 dx_total = dx if dx_total is None else dx_total + dx
                 dstate0[:, k] = d0
                 grads.update({f"{prefix}.{n}": v for n, v in g.items()})
+            if ctx.drop_masks is not None and layer > 0:  # this layer's input was the dropped output below
+                dx_total = dx_total * ctx.drop_masks[layer - 1]
             dy = np.ascontiguousarray(dx_total)
         dx = dy.transpose(1, 0, 2) if ctx.batch_first else dy
         ctx.released = not retain

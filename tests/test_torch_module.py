@@ -172,9 +172,31 @@ def test_bad_input_is_refused_by_name(call, err, msg):
     assert msg in str(e.value)
 
 
+def test_dropout_and_weight_drop_follow_train_eval_and_torch_seed():
+    torch.manual_seed(0)
+    m = lt.Recurrent("gru", 3, 4, num_layers=2, dropout=0.5, weight_drop=0.3, dtype=torch.float64)
+    x = torch.randn(6, 2, 3, dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(1)
+    y1, _ = m(x)
+    torch.manual_seed(1)
+    y2, _ = m(x)
+    y3, _ = m(x)
+    assert torch.equal(y1, y2) and not torch.allclose(y1, y3)
+    m.eval()
+    ref = lt.Recurrent("gru", 3, 4, num_layers=2, dtype=torch.float64)
+    ref.load_state_dict(m.state_dict())
+    assert torch.equal(m(x)[0], ref(x)[0])  # eval: the deterministic cell
+    m.train()
+
+    def f(x, *params):  # the same masks at every call: gradcheck sees one sampled network
+        torch.manual_seed(3)
+        return m(x)[0]
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"dropout: expected a probability in \[0, 1\) for variant 'lstm'"):
+        lt.Recurrent("lstm", 2, 3, num_layers=2, dropout=1.5)
+
+
 def test_unsupported_options_say_so():
-    with pytest.raises(NotImplementedError, match="dropout=0.5: dropout between stacked layers"):
-        lt.Recurrent("lstm", 2, 3, num_layers=2, dropout=0.5)
     with pytest.raises(NotImplementedError, match="runs on the CPU for now"):
         lt.Recurrent("lstm", 2, 3, device="meta")
     with pytest.raises(lstmlab.UnknownVariantError, match="lstm"):

@@ -78,8 +78,9 @@ def test_existing_run_needs_resume_and_same_config(tmp_path):
     assert again.already_complete and again.step == 30
 
 
-def test_interrupted_in_process_resumes_identically(tmp_path, monkeypatch):
-    ref = train(_tiny(), tmp_path / "ref", progress=False)
+@pytest.mark.parametrize("reg", [{}, {"dropout": 0.3, "weight_drop": 0.2, "layers": 2}], ids=["plain", "dropout"])
+def test_interrupted_in_process_resumes_identically(tmp_path, monkeypatch, reg):
+    ref = train(_tiny(**reg), tmp_path / "ref", progress=False)
     calls = {"n": 0}
     real = _Run.update
 
@@ -90,9 +91,9 @@ def test_interrupted_in_process_resumes_identically(tmp_path, monkeypatch):
         return real(self)
     monkeypatch.setattr(_Run, "update", flaky)
     with pytest.raises(KeyboardInterrupt):
-        train(_tiny(), tmp_path / "cut", progress=False)
+        train(_tiny(**reg), tmp_path / "cut", progress=False)
     monkeypatch.setattr(_Run, "update", real)
-    res = train(_tiny(), tmp_path / "cut", resume=True, progress=False)
+    res = train(_tiny(**reg), tmp_path / "cut", resume=True, progress=False)
     assert res.resumed_from == 10 and ref.resumed_from == 0
     a, _ = _params(tmp_path / "ref" / "checkpoint.lstmlab")
     b, _ = _params(tmp_path / "cut" / "checkpoint.lstmlab")
@@ -101,6 +102,20 @@ def test_interrupted_in_process_resumes_identically(tmp_path, monkeypatch):
     strip = lambda p: [{k: v for k, v in json.loads(x).items() if k != "train_seconds"}  # noqa: E731
                        for x in p.read_text().splitlines()]
     assert strip(tmp_path / "ref" / "metrics.jsonl") == strip(tmp_path / "cut" / "metrics.jsonl")
+
+
+def test_dropout_and_weight_drop_change_training_not_evaluation():
+    cfg = _tiny(dropout=0.3, weight_drop=0.2, layers=2).validate()
+    run, plain = _Run(cfg), _Run(_tiny(layers=2).validate())
+    batch = run.task.batch(np.random.default_rng(0), 4)
+    assert run.model.loss(batch)[0] == plain.model.loss(batch)[0]  # evaluation: the deterministic cell
+    masked = run.model.loss_and_grads(batch, np.random.default_rng(1))[0]
+    assert masked != plain.model.loss_and_grads(batch)[0]
+    assert masked == run.model.loss_and_grads(batch, np.random.default_rng(1))[0]
+    with pytest.raises(ValueError, match=r"weight_drop: expected a probability in \[0, 1\) for variant 'lstm'"):
+        _tiny(weight_drop=1.0).validate()
+    with pytest.raises(ValueError, match="weight_drop: variant 'indrnn' has no recurrent matrix"):
+        _tiny(variant="indrnn", weight_drop=0.1).validate()
 
 
 # -- non-finite values ---------------------------------------------------------

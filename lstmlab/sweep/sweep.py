@@ -28,6 +28,10 @@ _log = logging.getLogger(__name__)
 MANIFEST, RECORDS, RUNS = "sweep.json", "runs.jsonl", "runs"
 
 
+#: TrainConfig fields that did not exist when the first sweeps were recorded, and their defaults.
+_ADDED_LATER = {"task_options": {}, "dropout": 0.0, "weight_drop": 0.0}
+
+
 class SweepMismatch(ValueError):
     pass
 
@@ -35,12 +39,13 @@ class SweepMismatch(ValueError):
 def run_id(cfg: TrainConfig, label: str) -> str:
     """Readable and unique: task, T, label, seed and a hash of the whole configuration.
 
-    Empty ``task_options`` are left out of the hash, so runs configured before
-    the field existed keep their ids (and their sweeps resume).
+    Fields added after runs were first recorded are left out of the hash while
+    they hold their defaults, so those runs keep their ids (and their sweeps resume).
     """
     d = cfg.to_dict()
-    if not d.get("task_options"):
-        d.pop("task_options", None)
+    for name, default in _ADDED_LATER.items():
+        if d.get(name) == default:
+            d.pop(name, None)
     digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
     return f"{cfg.task}-T{cfg.T}-{label}-s{cfg.seed}-{digest}"
 

@@ -14,6 +14,8 @@ from .base import (
                    task_names,
 )
 from .copy_memory import CopyMemory
+from .digits import Digits
 
 __all__ = ["Batch", "Task", "register_task", "get_task", "task_names", "make_task", "UnknownTaskError",
-           "TASK_ENTRY_POINT_GROUP", "TASKS", "CopyMemory", "Adding", "Adding1997", "Agreement"]
+           "TASK_ENTRY_POINT_GROUP", "TASKS", "CopyMemory", "Adding", "Adding1997", "Agreement",
+           "Digits"]

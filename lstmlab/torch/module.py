@@ -44,11 +44,11 @@ class _Apply(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, module, layer, lengths, n_state, x, *tensors):
+    def forward(ctx, module, layer, lengths, rng, n_state, x, *tensors):
         states, params = tensors[:n_state], tensors[n_state:]
         module._bind(layer, params)
         st = tuple(s.detach().numpy() for s in states) if n_state else None
-        y, final, lctx = layer.forward(x.detach().numpy(), st, lengths)
+        y, final, lctx = layer.forward(x.detach().numpy(), st, lengths, rng=rng)
         ctx.tape = _Tape(layer, lctx)
         ctx.n_state = n_state
         ctx.save_for_backward(x, *tensors)  # torch's version counters catch an in-place change before backward
@@ -67,7 +67,7 @@ class _Apply(torch.autograd.Function):
         grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=True)
         dparams = [torch.from_numpy(grads[n]) for n in layer.params.keys()]
         dstates = [torch.from_numpy(d) for d in d0] if ctx.n_state else []
-        return (None, None, None, None, torch.from_numpy(dx), *dstates, *dparams)
+        return (None, None, None, None, None, torch.from_numpy(dx), *dstates, *dparams)
 
 
 class Recurrent(nn.Module):
@@ -104,19 +104,17 @@ class Recurrent(nn.Module):
 
     Forward and backward run lstmlab's compiled kernels on the CPU, float32 or
     float64; gradients are exact (BPTT), for the input, the initial state and
-    every parameter. ``dropout`` other than 0 is not implemented yet (between-layer
-    dropout does not exist in lstmlab); CUDA tensors are refused for now.
+    every parameter. ``dropout`` is torch's (on the outputs of every layer but
+    the last, in training mode); ``weight_drop=p`` (an option of
+    :class:`lstmlab.RNN`) drops recurrent connections as AWD-LSTM does. Their
+    masks come from torch's random generator, so ``torch.manual_seed`` decides
+    them; ``.eval()`` gives the deterministic cell. CUDA tensors are refused for now.
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
                  dtype=None, *, init: str = "torch", **options):
         super().__init__()
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
-        if dropout:
-            raise NotImplementedError(f"dropout={dropout}: dropout between stacked layers is not implemented in "
-                                      f"lstmlab yet; use dropout=0")
         if not isinstance(bias, bool):
             raise TypeError(f"bias: expected True or False, got {bias!r}")
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -126,11 +124,12 @@ class Recurrent(nn.Module):
         self.spec = get_spec(variant)
         self.variant = self.spec.name
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
         seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))  # torch.manual_seed decides the init
-        self._options = dict(num_layers=num_layers, bidirectional=bidirectional, **options)
+        self._options = dict(num_layers=num_layers, bidirectional=bidirectional, dropout=dropout, **options)
         proto = RNN(self.variant, input_size, hidden_size, dtype=_NUMPY[dtype], init=init, seed=seed,
                     **self._options)
+        self.dropout = proto.dropout  # validated by lstmlab.RNN
         self._layers = {proto.dtype: proto}
         self._names = list(proto.params.keys())
         for name in self._names:
@@ -190,9 +189,13 @@ class Recurrent(nn.Module):
             raise ValueError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                              f"{x.shape[-1]}")
         layer = self._layer(_NUMPY[x.dtype])
+        layer.train(self.training)
+        rng = None
+        if self.training and (layer.dropout or layer.weight_drop):  # masks from torch's generator (manual_seed)
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
         states = self._states(state, x.shape[1], x.dtype, unbatched)
         x = x.contiguous()
-        out = _Apply.apply(self, layer, lengths, len(states), x, *[s.contiguous() for s in states], *params)
+        out = _Apply.apply(self, layer, lengths, rng, len(states), x, *[s.contiguous() for s in states], *params)
         y, final = out[0], out[1:]
         if packed:
             idx = input.sorted_indices

@@ -52,6 +52,8 @@ class TrainConfig:
     recurrent_init: str | None = None   # default, orthogonal, identity; None: the variant's own
     recurrent_gain: float = 1.0         # scale of recurrent_init="identity"
     dtype: str = "float32"
+    dropout: float = 0.0            # non-recurrent connections: between layers and before the readout (Zaremba 2014)
+    weight_drop: float = 0.0        # DropConnect on the recurrent matrices, one mask per step (Merity et al. 2018)
     eval_every: int = 100
     eval_size: int = 1000
     log_every: int = 10
@@ -98,6 +100,11 @@ class TrainConfig:
         _choice("init", self.init, SCHEMES)
         resolve_recurrent_init(spec, self.recurrent_init, recurrent_gain=self.recurrent_gain)
         _choice("dtype", self.dtype, ("float32", "float64"))
+        from ..regularise import check_probability
+        for name in ("dropout", "weight_drop"):
+            check_probability(name, getattr(self, name), spec.name)
+        if self.weight_drop and not spec.products:
+            raise ValueError(f"weight_drop: variant {spec.name!r} has no recurrent matrix to drop connections of")
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
                                           and math.isfinite(self.clip)):

@@ -130,7 +130,8 @@ class _Run:
         self.model = SequenceModel(self.task, cfg.variant, cfg.hidden, cfg.layers, dtype=np.dtype(cfg.dtype),
                                    init=cfg.init, forget_bias=cfg.forget_bias, t_max=cfg.t_max,
                                    recurrent_init=cfg.recurrent_init, recurrent_gain=cfg.recurrent_gain,
-                                   rng=np.random.default_rng([cfg.seed, 1]))
+                                   rng=np.random.default_rng([cfg.seed, 1]), dropout=cfg.dropout,
+                                   weight_drop=cfg.weight_drop)
         self.opt = cfg.make_optimizer()
         self.opt_state = self.opt.init(self.model.params)
         self.data_rng = np.random.default_rng([cfg.seed, 0])
@@ -197,7 +198,9 @@ class _Run:
     def update(self) -> dict:
         cfg, step = self.cfg, self.step + 1
         batch = self.task.batch(self.data_rng, cfg.batch_size)
-        loss, grads = self.model.loss_and_grads(batch)
+        # the masks of this step follow from the seed and the step alone, so a resumed run draws the same ones
+        masks = np.random.default_rng([cfg.seed, 2, step]) if cfg.dropout or cfg.weight_drop else None
+        loss, grads = self.model.loss_and_grads(batch, masks)
         bad = None if math.isfinite(loss) else ("loss", f"loss = {loss}")
         if bad is None:
             for k, g in grads.items():

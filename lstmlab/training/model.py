@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .. import blas
+from .. import blas, regularise
 from ..layer import RNN
 from ..tasks import Batch, Task
 from .losses import LOSSES
@@ -33,18 +33,30 @@ class SequenceModel:
         :class:`lstmlab.RNN`; ``init="chrono"``
         takes ``t_max`` from the task's longest dependency when not given.
     rng : numpy Generator (parameters are drawn from it)
+    dropout : float in [0, 1)
+        Dropout on the non-recurrent connections (Zaremba et al. 2014): between
+        stacked layers (the layer's ``dropout``) and on the top layer's output
+        before the readout, so that it acts with one layer too.
+    weight_drop : float in [0, 1)
+        DropConnect on the recurrent matrices (the layer's ``weight_drop``).
+
+    Both act in :meth:`loss_and_grads` (training) only, with masks from its
+    ``rng``; :meth:`predict` and :meth:`loss` run the deterministic cell.
     """
 
     def __init__(self, task: Task, variant, hidden: int, layers: int = 1, *, dtype=np.float32,
                  init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
-                 recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None):
+                 recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None,
+                 dropout: float = 0.0, weight_drop: float = 0.0):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.task = task
         if init == "chrono" and t_max is None:
             t_max = task.max_dependency
         self.rnn = RNN(variant, task.feature_size, hidden, layers, dtype=dtype, init=init,
                        forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
-                       recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng)
+                       recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng,
+                       dropout=dropout if layers > 1 else 0.0, weight_drop=weight_drop)
+        self.dropout = regularise.check_probability("dropout", dropout, self.rnn.spec.name)
         self.dtype = self.rnn.dtype
         K = task.output_size
         bound = 1.0 / math.sqrt(hidden)
@@ -77,9 +89,11 @@ class SequenceModel:
             return x
         return np.ascontiguousarray(batch.inputs, dtype=self.dtype)
 
-    def _forward(self, batch: Batch):
+    def _forward(self, batch: Batch, rng=None):
+        """Outputs; with ``rng`` in training mode (masks drawn from it), else the deterministic cell."""
         x = self.encode(batch)
-        y, _, ctx = self.rnn.forward(x, lengths=batch.lengths)
+        self.rnn.train(rng is not None)
+        y, _, ctx = self.rnn.forward(x, lengths=batch.lengths, rng=rng)
         W, b = self.params["readout.W"], self.params["readout.b"]
         T, B, H = y.shape
         if self.task.readout == "every":
@@ -87,10 +101,14 @@ class SequenceModel:
         else:
             last = (batch.lengths - 1) if batch.lengths is not None else np.full(B, T - 1)
             feats = np.ascontiguousarray(y[last, np.arange(B)])
+        fmask = None
+        if rng is not None and self.dropout:  # the top layer's output, before the readout
+            fmask = regularise.mask(rng, feats.shape, self.dropout, self.dtype)
+            feats = feats * fmask
         z = blas.a_b(feats, np.ascontiguousarray(W.T)) + b
         if self.task.readout == "every":
             z = z.reshape(T, B, -1)
-        return z, feats, ctx, y.shape
+        return z, feats, ctx, y.shape, fmask
 
     def predict(self, batch: Batch) -> np.ndarray:
         """Raw outputs: logits (T, B, K) or values (B, K)."""
@@ -101,15 +119,23 @@ class SequenceModel:
         z = self.predict(batch)
         return self._loss(z, batch.targets, batch.weights)[0], z
 
-    def loss_and_grads(self, batch: Batch):
-        """(loss, grads): grads has the keys of ``params``, each array's shape and dtype."""
-        z, feats, ctx, (T, B, H) = self._forward(batch)
+    def loss_and_grads(self, batch: Batch, rng: np.random.Generator | None = None):
+        """(loss, grads): grads has the keys of ``params``, each array's shape and dtype.
+
+        rng: the dropout and weight-drop masks of this step (training mode); None
+        (or neither option set) gives the deterministic cell's gradients.
+        """
+        if rng is None and (self.dropout or self.rnn.weight_drop):
+            rng = np.random.default_rng(0)
+        z, feats, ctx, (T, B, H), fmask = self._forward(batch, rng if (self.dropout or self.rnn.weight_drop) else None)
         loss, dz = self._loss(z, batch.targets, batch.weights)
         W = self.params["readout.W"]
         K = W.shape[0]
         dz2 = np.ascontiguousarray(dz.reshape(-1, K))
         grads = {"readout.W": blas.at_b(dz2, feats), "readout.b": dz2.sum(axis=0)}
         dfeat = blas.a_b(dz2, W)
+        if fmask is not None:
+            dfeat *= fmask
         if self.task.readout == "every":
             dy = dfeat.reshape(T, B, H)
         else:

@@ -1,0 +1,74 @@
+r"""Dropout between stacked layers and DropConnect on the recurrent weights.
+
+Both act around the compiled kernels, so every variant (built-in, subclassed,
+plugin) gets them on its fast path, on the CPU and on CUDA:
+
+- **dropout** (``p``), between stacked layers, as ``torch.nn.LSTM(dropout=p)``:
+  the outputs of every layer but the last are multiplied by a fresh mask
+  :math:`m_{t,b,k} \sim \mathrm{Bernoulli}(1-p)/(1-p)` per step, sequence and
+  unit (inverted dropout: eval mode is the identity). Zaremba, Sutskever &
+  Vinyals 2014, "Recurrent Neural Network Regularization" (dropout on the
+  non-recurrent connections only).
+- **weight_drop** (``p``), DropConnect on each recurrent matrix ``R`` of the
+  variant (its products): :math:`\tilde R = R \odot M / (1-p)`, one mask
+  :math:`M \sim \mathrm{Bernoulli}(1-p)` per matrix, drawn once per forward and
+  shared by every step and sequence; :math:`\partial L/\partial R =
+  M/(1-p) \odot \partial L/\partial \tilde R`. Wan et al. 2013, "Regularization
+  of Neural Networks using DropConnect"; Merity, Keskar & Socher 2018,
+  "Regularizing and Optimizing LSTM Language Models" (the weight-dropped LSTM,
+  AWD-LSTM).
+
+Masks come from a ``numpy.random.Generator`` passed to the forward (the
+training loop derives one from the run's seed and step, so a resumed run draws
+the same masks); the backward multiplies by the same masks, so gradients are
+exact for the sampled network. In eval mode nothing is drawn and the layer is
+the deterministic cell.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+
+def check_probability(name: str, p, variant: str) -> float:
+    """``p`` as a float in [0, 1); a clear error naming the option and the variant otherwise."""
+    if not isinstance(p, (int, float, np.integer, np.floating)) or isinstance(p, bool) or not math.isfinite(p) \
+            or not 0 <= p < 1:
+        raise ValueError(f"{name}: expected a probability in [0, 1) for variant {variant!r}, got {p!r}")
+    return float(p)
+
+
+def check_options(spec, dropout, weight_drop, num_layers: int) -> tuple[float, float]:
+    """Validated ``(dropout, weight_drop)`` for a stack of ``num_layers`` layers of ``spec``."""
+    dropout = check_probability("dropout", dropout, spec.name)
+    weight_drop = check_probability("weight_drop", weight_drop, spec.name)
+    if dropout and num_layers < 2:  # as torch.nn.LSTM: a warning, not an error
+        warnings.warn(f"dropout={dropout}: acts between stacked layers, so it does nothing with num_layers="
+                      f"{num_layers} (variant {spec.name!r})", stacklevel=3)
+    if weight_drop and not spec.products:
+        raise ValueError(f"weight_drop: variant {spec.name!r} has no recurrent matrix (no products) to drop "
+                         f"connections of")
+    return dropout, weight_drop
+
+
+def mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray:
+    """An inverted-dropout mask: 0 with probability p, else 1 / (1 - p); ``dtype`` as the layer."""
+    keep = rng.random(shape) >= p
+    return (keep * (1.0 / (1.0 - p))).astype(dtype)
+
+
+def drop_weights(spec, params: dict, p: float, rng, dtype) -> tuple[dict, dict]:
+    """One direction's parameters with each recurrent matrix masked: ``(params', {name: mask})``."""
+    masks = {pr.name: mask(rng, params[pr.name].shape, p, dtype) for pr in spec.products}
+    out = dict(params)
+    for name, m in masks.items():
+        out[name] = params[name] * m
+    return out, masks
+
+
+def weight_grads(grads: dict, masks: dict) -> None:
+    """The gradient of each dropped matrix, in place: ``dR = mask * dR~``."""
+    for name, m in masks.items():
+        grads[name] *= m

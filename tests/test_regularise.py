@@ -1,0 +1,100 @@
+"""Dropout between layers and DropConnect on the recurrent weights, for every registered variant."""
+import numpy as np
+import pytest
+from conftest import random_inputs
+
+import lstmlab
+from lstmlab.registry import get_spec
+
+
+def _layer(variant, **options):
+    layer = lstmlab.RNN(variant, 2, 2, 2, dtype=np.float64, init="torch", seed=3, **options)
+    rng = np.random.default_rng(4)
+    for k, v in layer.params.items():
+        layer.params[k] = rng.uniform(-0.6, 0.6, v.shape)
+    return layer
+
+
+def _options(variant):
+    return dict(dropout=0.4, weight_drop=0.3 if get_spec(variant).products else 0.0)
+
+
+def test_gradients_are_exact_for_the_sampled_masks(variant):
+    layer = _layer(variant, **_options(variant))
+    x, state = random_inputs(layer, T=3, B=2)
+    lengths = [3, 2]
+    rng = np.random.default_rng(9)
+    y, fin, ctx = layer.forward(x, state, lengths, rng=np.random.default_rng(11))
+    wy, ws = rng.standard_normal(y.shape), tuple(rng.standard_normal(f.shape) for f in fin)
+    grads, dx, ds0 = layer.backward(ctx, wy, ws)
+
+    def loss():  # the same masks every call: the same generator state
+        yr, fr, c = layer.forward(x, state, lengths, rng=np.random.default_rng(11))
+        c.release()
+        return (yr * wy).sum() + sum((a * b).sum() for a, b in zip(fr, ws))
+
+    eps = 1e-6
+    for arr, g in [(layer.params[k], grads[k]) for k in layer.params] + [(x, dx)] + list(zip(state, ds0)):
+        num = np.empty_like(arr)
+        for idx in np.ndindex(arr.shape):
+            old = arr[idx]
+            arr[idx] = old + eps
+            lp = loss()
+            arr[idx] = old - eps
+            lm = loss()
+            arr[idx] = old
+            num[idx] = (lp - lm) / (2 * eps)
+        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+
+
+def test_masks_act_in_training_only_and_are_seeded(variant):
+    layer = _layer(variant, **_options(variant))
+    plain = _layer(variant)
+    x, state = random_inputs(layer, T=4, B=3)
+    y1, _, _ = layer.forward(x, state, rng=np.random.default_rng(1))
+    y2, _, _ = layer.forward(x, state, rng=np.random.default_rng(1))
+    y3, _, _ = layer.forward(x, state, rng=np.random.default_rng(2))
+    assert np.array_equal(y1, y2)          # the same generator: the same masks
+    assert not np.allclose(y1, y3)         # another draw: other masks
+    y_plain, _, _ = plain.forward(x, state)
+    assert not np.allclose(y1, y_plain)
+    layer.eval()
+    y_eval, f_eval, _ = layer.forward(x, state, rng=np.random.default_rng(1))
+    assert np.array_equal(y_eval, y_plain)  # eval mode: exactly the deterministic cell
+    assert all(np.array_equal(a, b) for a, b in zip(f_eval, plain.forward(x, state)[1]))
+    assert layer.train() is layer and layer.training
+
+
+def test_dropout_mask_statistics():
+    """Inverted dropout: each output of the lower layer kept with probability 1 - p, scaled by 1/(1 - p)."""
+    layer = lstmlab.RNN("rnn", 1, 64, 2, dtype=np.float64, dropout=0.25, seed=0)
+    x = np.ones((50, 40, 1))
+    _, _, ctx = layer.forward(x, rng=np.random.default_rng(0))
+    m = ctx.drop_masks[0]
+    assert m.shape == (50, 40, 64)
+    assert set(np.unique(m)) == {0.0, 1 / 0.75}
+    assert abs((m == 0).mean() - 0.25) < 0.01
+    # weight drop: one mask per recurrent matrix and forward
+    wd = lstmlab.RNN("lstm", 1, 64, dtype=np.float64, weight_drop=0.5, seed=0)
+    _, _, ctx = wd.forward(x, rng=np.random.default_rng(0))
+    (masks,) = ctx.weight_masks
+    assert masks["R"].shape == wd.params["layer0.R"].shape
+    assert abs((masks["R"] == 0).mean() - 0.5) < 0.02
+
+
+@pytest.mark.parametrize("option", ["dropout", "weight_drop"])
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan"), "0.2", True])
+def test_bad_probabilities_name_the_option_and_the_variant(option, bad):
+    with pytest.raises(ValueError, match=rf"{option}: expected a probability in \[0, 1\) for variant 'gru'"):
+        lstmlab.RNN("gru", 2, 3, 2, **{option: bad})
+
+
+def test_dropout_on_one_layer_warns_as_torch_does():
+    with pytest.warns(UserWarning, match="num_layers=1"):
+        lstmlab.RNN("lstm", 2, 3, dropout=0.2)
+
+
+def test_bad_rng_is_refused():
+    layer = lstmlab.RNN("lstm", 2, 3, 2, dropout=0.2)
+    with pytest.raises(TypeError, match="rng: expected None or a numpy.random.Generator"):
+        layer.forward(np.zeros((2, 1, 2), np.float32), rng=5)
