@@ -197,10 +197,13 @@ def _cmd_tasks(args) -> int:
     from .tasks.base import task_options
     for n in task_names():
         cls = get_task(n)
-        T = max(args.T, cls.min_T)
-        t = cls(T)
+        T = min(max(args.T, cls.min_T), cls.max_T)
+        try:
+            base = f"{cls(T).baseline():.6g}"
+        except ImportError as exc:  # a task whose data needs an extra that is not installed
+            base = f"unavailable: {exc}"
         opts = [f"{k}={v!r}" for k, v in task_options(cls).items()]
-        print(f"{n}: {cls.description}\n    baseline at T={T}: {t.baseline():.6g} ({cls.baseline_rule})\n"
+        print(f"{n}: {cls.description}\n    baseline at T={T}: {base} ({cls.baseline_rule})\n"
               f"    {cls.reference}" + (f"\n    options (--task-option NAME=VALUE): {', '.join(opts)}" if opts else ""))
     return 0
 

@@ -34,7 +34,8 @@ class Tiny(Reproduction):
 
 def test_reproductions_are_registered_with_both_budgets():
     repros = available()
-    assert set(repros) == {"arjovsky2016", "greff2017", "hochreiter1997", "le2015", "linzen2016", "tallec2018"}
+    assert set(repros) == {"arjovsky2016", "greff2017", "hochreiter1997", "le2015", "linzen2016", "regularisers",
+                           "tallec2018"}
     for r in repros.values():
         for budget in ("quick", "paper"):
             cfgs = r.configs(budget, 1)
@@ -57,6 +58,10 @@ def test_reproductions_are_registered_with_both_budgets():
         (T, v, 100) for T in (150, 200, 300, 400) for v in ("irnn", "lstm", "rnn")]
     hoch = {c.extra["label"] for c in repros["hochreiter1997"].configs("paper", 1)}
     assert hoch == {"nfg", "lstm", "lstm-chrono", "rnn"}
+    reg = {(c.extra["label"], c.dropout, c.weight_drop, c.task_options.get("permuted", False))
+           for c in repros["regularisers"].configs("paper", 1)}
+    assert reg == {(f"lstm{a}{p}", d, w, bool(p)) for p in ("", "/permuted")
+                   for a, d, w in (("", 0.0, 0.0), ("+dropout", 0.3, 0.0), ("+weight_drop", 0.0, 0.3))}
 
 
 def test_local_sweep_skips_finished_resumes_unfinished_and_reports(tmp_path):
