@@ -69,7 +69,7 @@ def model_gradient_by_lag(model, batch) -> np.ndarray:
     used, so lag k is the distance from that output back to the input.
     Returns a (T,) float64 array indexed by lag.
     """
-    z, feats, ctx, (T, B, H) = model._forward(batch)
+    z, feats, ctx, (T, B, H), _ = model._forward(batch)
     _, dz = model._loss(z, batch.targets, batch.weights)
     W = model.params["readout.W"]
     last = _last_steps(batch.lengths, T, B)
