@@ -176,10 +176,16 @@ def _cmd_variants(args) -> int:
         print(f"no variant matches {args.pattern!r}; registered: {', '.join(lstmlab.names())}", file=sys.stderr)
         return 1
     w = max(map(len, names))
+    no_matrix = []
     for n in names:
         cls = lstmlab.get(n)
         spec = lstmlab.get_spec(n)
+        if not spec.products:
+            no_matrix.append(n)
         print(f"{n:<{w}}  state {','.join(spec.state):<14} {cls.reference or '-'}")
+    print("\noptions of every variant (lstmlab.RNN, lstmlab train): dropout (between stacked layers; in training "
+          "also before the readout), weight_drop (DropConnect on the recurrent matrices"
+          + (f"; not {', '.join(no_matrix)}: no recurrent matrix)" if no_matrix else ")"))
     return 0
 
 

@@ -48,6 +48,11 @@ CUDA_TILE = 16
 CUDA_SHARED_LIMIT = 48 * 1024
 
 
+#: Threads one layer's call may use (:func:`set_num_threads`, or ``$LSTMLAB_THREADS``;
+#: default 1). Above 1, a bidirectional layer runs its two directions at once (:mod:`lstmlab.parallel`).
+THREADS = max(1, int(os.environ.get("LSTMLAB_THREADS", "1") or 1))
+
+
 def kernel_dir() -> Path:
     """Folder where generated kernel modules are written, so Numba can cache them.
 
@@ -64,7 +69,11 @@ def kernel_dir() -> Path:
 
 
 def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in every BLAS library loaded in this process.
+    """Use ``n`` threads in every BLAS library loaded in this process, and in a layer's call.
+
+    A bidirectional layer runs its two directions on two of them at once (BLAS
+    held to one thread meanwhile; :mod:`lstmlab.parallel`); everything else
+    uses ``n`` BLAS threads.
 
     Numba's GEMMs run on scipy's OpenBLAS and numpy brings another; both (and
     any OpenMP runtime) are limited together through threadpoolctl, so their
@@ -82,3 +91,5 @@ def set_num_threads(n: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=n)
+    global THREADS
+    THREADS = n

@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, memory, regularise, validate
+from . import backends, config, memory, parallel, regularise, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -276,6 +276,7 @@ class RNN:
                               advice="pass recompute=K (keeps the tape of K steps), or a smaller T or batch")
         perm = _reverse_index(L, T) if self.bidirectional else None
         backend = self.backend if recompute is None else backends.Recompute(int(recompute))
+        threaded = backend.name.startswith("cpu") and config.THREADS > 1  # directions at once (lstmlab.parallel)
         final = np.empty_like(st)
         tapes = []
         inp = x
@@ -289,7 +290,7 @@ class RNN:
         wmasks = [] if wdrop else None
         dmasks = [] if drop else None
         for layer in range(self.num_layers):
-            outs = []
+            outs, calls = [], []
             for d in range(self.num_directions):
                 prefix = f"layer{layer}" + (".reverse" if d else "")
                 p = self.block_params(prefix)
@@ -297,7 +298,10 @@ class RNN:
                     p, m = regularise.drop_weights(self.spec, p, wdrop, rng, self.dtype)
                     wmasks.append(m)
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
-                Y, fin, tape = backend.forward(self.spec, p, xin, np.ascontiguousarray(st[:, k]), L)
+                s0 = np.ascontiguousarray(st[:, k + d])
+                calls.append(lambda p=p, xin=xin, s0=s0: backend.forward(self.spec, p, xin, s0, L))
+            results = parallel.run_all(calls) if threaded else [c() for c in calls]
+            for d, (Y, fin, tape) in enumerate(results):
                 if d == 1:
                     Y = Y[perm, np.arange(B)]
                 outs.append(Y)
@@ -373,16 +377,20 @@ class RNN:
         dy = np.ascontiguousarray(dy)
         perm, arange = ctx.perms, np.arange(B)
         grads, dstate0 = {}, np.empty_like(ds)
+        threaded = ctx.backend.name.startswith("cpu") and config.THREADS > 1
         for layer in reversed(range(self.num_layers)):
-            dx_total = None
+            dx_total, calls = None, []
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
-                prefix = f"layer{layer}" + (".reverse" if d else "")
                 dyd = np.ascontiguousarray(dy[:, :, d * H:(d + 1) * H])
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
+                calls.append(lambda k=k, dyd=dyd: ctx.backend.backward(self.spec, ctx.tapes[k], dyd, ds[:, k]))
+            results = parallel.run_all(calls) if threaded else [c() for c in calls]
+            for d, (g, dx, d0) in enumerate(results):
+                k = layer * self.num_directions + d
+                prefix = f"layer{layer}" + (".reverse" if d else "")
                 tape = ctx.tapes[k]
-                g, dx, d0 = ctx.backend.backward(self.spec, tape, dyd, ds[:, k])
                 if ctx.weight_masks is not None:
                     regularise.weight_grads(g, ctx.weight_masks[k])
                 if not retain:

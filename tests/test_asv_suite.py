@@ -46,6 +46,10 @@ def test_tiny_subset_runs(suite):
     r = speed.Recompute()
     r.setup(2, "5,2,3,4")
     r.time_forward_backward(2, "5,2,3,4")
+    g = speed.Regularisation()
+    for option in speed.Regularisation.params[1]:
+        g.setup("gru", option, "5,2,3,4")
+        g.time_forward_backward("gru", option, "5,2,3,4")
     m = suite["bench_memory"].LongSequence()
     m.setup(None, "20,2,3,4")
     m.peakmem_train_step(None, "20,2,3,4")

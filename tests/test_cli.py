@@ -20,8 +20,10 @@ def test_variants_lists_references(capsys):
     assert main(["variants"]) == 0
     out = capsys.readouterr().out
     assert "peephole" in out and "Greff et al. 2017" in out and "arXiv:1804.04849" in out
+    assert "dropout" in out and "weight_drop" in out and "not indrnn" in out  # the options every variant takes
     assert main(["variants", "n*"]) == 0
-    assert "lstm" not in capsys.readouterr().out
+    listed = capsys.readouterr().out.split("\n\n")[0]
+    assert "lstm" not in listed and "nfg" in listed
     assert main(["variants", "zzz*"]) == 1
 
 

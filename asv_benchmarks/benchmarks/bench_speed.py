@@ -106,3 +106,18 @@ class TorchModule:
 
     def time_forward_backward(self, variant, shape):
         self.fb()
+
+
+class Regularisation:
+    """Two stacked layers, plain against dropout between them and against weight drop (training mode)."""
+    params = (["lstm", "gru"], ["none", "dropout", "weight_drop"], ["100,32,1,128"])
+    param_names = ["variant", "option", "T,B,D,H"]
+    timeout = 300
+
+    def setup(self, variant, option, shape):
+        kw = {} if option == "none" else {option: 0.3}
+        self.fb = lstmlab_step(variant, *size(shape), num_layers=2, **kw)
+        self.fb()
+
+    def time_forward_backward(self, variant, option, shape):
+        self.fb()

@@ -14,7 +14,7 @@ import os
 from .worker import execute_run
 
 _log = logging.getLogger(__name__)
-_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "LSTMLAB_THREADS")
 
 
 class SchedulerUnreachable(ConnectionError):
