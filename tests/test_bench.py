@@ -60,3 +60,12 @@ def test_bench_bad_input(arg, text, match):
 
 def test_parse_sizes_named():
     assert compare.parse_sizes("quick;fastrnns") == timing.QUICK_SIZES + [timing.FASTRNNS_SIZE]
+
+
+def test_options_benchmark_tiny():
+    from lstmlab.benchmark import options
+    lines = []
+    rows = options.run(["gru"], [(5, 2, 3, 4)], repeats=1, echo=lines.append)
+    (variant, size, ms), = rows
+    assert variant == "gru" and set(ms) == {"plain", "dropout", "weight_drop", "torch.nn.GRU dropout"}
+    assert all(t > 0 for t in ms.values()) and "weight_drop" in lines[0] and "x plain" in lines[0]

@@ -33,7 +33,7 @@ SCRIPT = textwrap.dedent('''
     out = {}
     for name in lstmlab.names():  # every variant registered in a fresh process, plugins included
         errs = {}
-        for dtype, kw in [(np.float64, dict(num_layers=2, bidirectional=True)), (np.float32, {})]:
+        for dtype, kw in [(np.float64, dict(bidirectional=True)), (np.float32, {})]:
             cpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, **kw)
             gpu = lstmlab.RNN(name, 3, 4, dtype=dtype, seed=1, device="cuda", cuda_kernels=sys.argv[1], **kw)
             gpu.set_params(cpu.params)
@@ -74,7 +74,8 @@ def _run_without_simulator(code):
 
 @pytest.mark.parametrize("kernels", ["step", "persistent"])
 def test_every_variant_matches_the_cpu(kernels):
-    """Outputs, final states and every gradient, float64 (2 layers, both directions) and float32,
+    """Outputs, final states and every gradient, float64 (both directions; stacking is the layer's own code,
+    shared with the CPU) and float32,
     with the step kernels and with the persistent ones (one cooperative block in the simulator)."""
     rc = _run(SCRIPT, kernels)
     assert rc.returncode == 0, rc.stderr[-3000:]
@@ -111,6 +112,29 @@ def test_device_arrays_in_and_out_and_clear_errors():
             assert "CPU only" in str(exc)
         else:
             raise AssertionError("recompute on cuda")
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
+def test_dropout_and_weight_drop_on_cuda_match_the_cpu():
+    """The regularisation options act around the kernels: the same masks give the same results on CUDA."""
+    code = textwrap.dedent('''
+        import numpy as np
+        import lstmlab
+        for name in ("lstm", "gru"):
+            kw = dict(num_layers=2, dropout=0.3, weight_drop=0.4, dtype=np.float64, seed=2)
+            cpu, gpu = lstmlab.RNN(name, 3, 4, **kw), lstmlab.RNN(name, 3, 4, device="cuda", **kw)
+            gpu.set_params(cpu.params)
+            x = np.random.default_rng(0).standard_normal((4, 3, 3))
+            yc, _, cc = cpu.forward(x, rng=np.random.default_rng(5))
+            yg, _, cg = gpu.forward(x, rng=np.random.default_rng(5))
+            gc, dxc, _ = cpu.backward(cc, np.ones_like(yc))
+            gg, dxg, _ = gpu.backward(cg, np.ones_like(yc))
+            assert np.abs(yc - yg).max() < 1e-12 and np.abs(dxc - dxg).max() < 1e-12
+            assert max(np.abs(gc[k] - gg[k]).max() for k in gc) < 1e-12
+            assert not np.allclose(yc, cpu.eval().forward(x)[0])
         print("ok")
     ''')
     rc = _run(code)

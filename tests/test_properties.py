@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import lstmlab
 
 VARIANTS = ["lstm", "gru", "peephole", "mgu", "rnn"]  # one per stage structure; every variant has its own tests
-SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

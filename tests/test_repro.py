@@ -200,8 +200,10 @@ def test_dask_sweep_survives_a_killed_worker(tmp_path):
 
 @pytest.mark.parametrize("name", ["tallec2018", "hochreiter1997"])
 def test_quick_reproduction_end_to_end(name, tmp_path):
+    """The command from estimate to plots, every arm, one seed and fewer steps (the suite's time)."""
     out = tmp_path / name
-    p = subprocess.run([sys.executable, "-m", "lstmlab", "repro", name, "--quick", "--results", str(out)],
+    cut = ["--seeds", "1", "--steps", "100"]
+    p = subprocess.run([sys.executable, "-m", "lstmlab", "repro", name, "--quick", "--results", str(out), *cut],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "expected time about" in p.stdout and "## Against the paper" in p.stdout
@@ -209,6 +211,6 @@ def test_quick_reproduction_end_to_end(name, tmp_path):
         assert (out / f).exists(), f
     assert list(out.glob("curves-*.png"))
     # the same command again does nothing new
-    p = subprocess.run([sys.executable, "-m", "lstmlab", "repro", name, "--quick", "--results", str(out)],
+    p = subprocess.run([sys.executable, "-m", "lstmlab", "repro", name, "--quick", "--results", str(out), *cut],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and "already recorded, 0 to run" in p.stdout

@@ -163,8 +163,8 @@ def test_nonfinite_gradient_named(tmp_path, monkeypatch):
     from lstmlab.training.model import SequenceModel as M
     real = M.loss_and_grads
 
-    def bad(self, batch):
-        loss, g = real(self, batch)
+    def bad(self, batch, rng=None):
+        loss, g = real(self, batch, rng)
         g["layer0.R"][0, 0] = np.inf
         return loss, g
     monkeypatch.setattr(M, "loss_and_grads", bad)

@@ -1,0 +1,67 @@
+"""What the regularisation options cost: two stacked layers, plain against each option, timed alternately.
+
+    python -m lstmlab.benchmark.options [--variants lstm,gru,peephole] [--sizes anchors] [--threads 1]
+
+Each variant runs forward + backward (float32, training mode, masks drawn
+every call) as a 2-layer stack without options, with ``dropout=0.3`` and with
+``weight_drop=0.3``; the ratio is the option's time over the plain stack's.
+For lstm and gru, torch's own ``nn.LSTM`` / ``nn.GRU(num_layers=2,
+dropout=0.3)`` in training mode is timed in the same rounds (``--against torch``).
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..config import set_num_threads
+from . import compare, timing
+
+OPTIONS = {"dropout": {"dropout": 0.3}, "weight_drop": {"weight_drop": 0.3}}
+
+
+def _torch_dropout(variant, T, B, D, H):
+    import torch
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[variant]
+    m = cls(D, H, num_layers=2, dropout=0.3).train()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((T, B, D)).astype(np.float32))
+
+    def step():
+        y, _ = m(x)
+        y.sum().backward()
+    return step
+
+
+def run(variants, sizes, repeats=7, against="torch", echo=print):
+    rows = []
+    for v in variants:
+        for size in sizes:
+            cases = {"plain": timing.lstmlab_step(v, *size, num_layers=2)}
+            cases.update({k: timing.lstmlab_step(v, *size, num_layers=2, **kw) for k, kw in OPTIONS.items()})
+            if against == "torch" and v in ("lstm", "gru"):
+                cases[f"torch.nn.{v.upper()} dropout"] = _torch_dropout(v, *size)
+            med = timing.alternate(cases, repeats, budget_s=30.0)
+            ms = {k: t * 1e3 for k, t in med.items()}
+            rows.append((v, size, ms))
+            echo(f"{v:9s} {size}: " + ", ".join(f"{k} {t:.2f} ms" for k, t in ms.items())
+                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in OPTIONS))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m lstmlab.benchmark.options", description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", default="lstm,gru,peephole")
+    ap.add_argument("--sizes", default="anchors")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--against", choices=("torch", "none"), default="torch")
+    args = ap.parse_args(argv)
+    set_num_threads(args.threads)
+    if args.against == "torch":
+        import torch
+        torch.set_num_threads(args.threads)
+    run(compare.parse_variants(args.variants), compare.parse_sizes(args.sizes), args.repeats, args.against)
+
+
+if __name__ == "__main__":
+    main()
