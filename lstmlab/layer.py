@@ -158,9 +158,11 @@ class RNN:
                 isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
             raise ValueError(f"seed: expected a non-negative int or a numpy.random.Generator, got {seed!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.dropout, self.weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
+        self._dropout, self._weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
         self.training = True
-        self._mask_rng = np.random.default_rng(rng.integers(2**63))  # masks when forward is given no rng
+        # masks when forward is given no rng: a stream spawned from rng's seed, which draws nothing from rng
+        # (the parameters below are what they were before the options existed)
+        self._mask_rng = regularise.spawn_generator(rng)
         need = memory.param_count(self.spec, self.input_size, self.hidden_size, self.num_layers,
                                   self.num_directions) * 8 * 2  # drawn in float64, then cast
         memory.check_fits(f"RNN({self.spec.name!r}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
@@ -227,6 +229,24 @@ class RNN:
         """``params`` checked against this layer's names, shapes and dtype (see :mod:`lstmlab.validate`)."""
         return validate.check_params(self, params)
 
+    @property
+    def dropout(self) -> float:
+        """Dropout on the outputs of every layer but the last, in training mode (checked when set)."""
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, p):
+        self._dropout = regularise.check_options(self.spec, p, self._weight_drop, self.num_layers)[0]
+
+    @property
+    def weight_drop(self) -> float:
+        """DropConnect on the recurrent matrices, in training mode (checked when set)."""
+        return self._weight_drop
+
+    @weight_drop.setter
+    def weight_drop(self, p):
+        self._weight_drop = regularise.check_options(self.spec, self._dropout, p, self.num_layers)[1]
+
     def train(self, mode: bool = True) -> "RNN":
         """Training mode (dropout and weight drop act) or, with ``mode=False``, eval mode; returns the layer."""
         if not isinstance(mode, (bool, np.bool_)):
@@ -281,12 +301,12 @@ class RNN:
         tapes = []
         inp = x
         k = 0
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected None or a numpy.random.Generator, got {type(rng).__name__}")
         wdrop = self.weight_drop if self.training else 0.0
         drop = self.dropout if self.training else 0.0
-        if wdrop or drop:
-            if rng is not None and not isinstance(rng, np.random.Generator):
-                raise TypeError(f"rng: expected None or a numpy.random.Generator, got {type(rng).__name__}")
-            rng = rng if rng is not None else self._mask_rng
+        if (wdrop or drop) and rng is None:
+            rng = self._mask_rng
         wmasks = [] if wdrop else None
         dmasks = [] if drop else None
         for layer in range(self.num_layers):

@@ -32,6 +32,14 @@ import warnings
 import numpy as np
 
 
+def spawn_generator(rng: np.random.Generator) -> np.random.Generator:
+    """A generator of its own, spawned from ``rng``'s seed sequence: nothing is drawn from ``rng``."""
+    try:
+        return np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
+    except (AttributeError, TypeError):  # a bit generator without a spawnable seed sequence
+        return np.random.default_rng(0x6D61736B)
+
+
 def check_probability(name: str, p, variant: str) -> float:
     """``p`` as a float in [0, 1); a clear error naming the option and the variant otherwise."""
     if not isinstance(p, (int, float, np.integer, np.floating)) or isinstance(p, bool) or not math.isfinite(p) \
@@ -48,8 +56,8 @@ def check_options(spec, dropout, weight_drop, num_layers: int) -> tuple[float, f
         warnings.warn(f"dropout={dropout}: acts between stacked layers, so it does nothing with num_layers="
                       f"{num_layers} (variant {spec.name!r})", stacklevel=3)
     if weight_drop and not spec.products:
-        raise ValueError(f"weight_drop: variant {spec.name!r} has no recurrent matrix (no products) to drop "
-                         f"connections of")
+        raise ValueError(f"weight_drop: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
+                         f"drop connections of, got {weight_drop!r}")
     return dropout, weight_drop
 
 

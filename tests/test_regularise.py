@@ -65,6 +65,30 @@ def test_masks_act_in_training_only_and_are_seeded(variant):
     assert layer.train() is layer and layer.training
 
 
+def test_the_options_leave_the_initialisation_as_it_was():
+    """The layer's own mask stream is spawned from the seed, not drawn from it: the same parameters
+    as before the options existed, for an int seed and for a shared Generator (the training model's)."""
+    from lstmlab.init import init_params
+    ref = init_params(get_spec("lstm"), 2, 3, np.random.default_rng(0), dtype=np.float32)
+    for seed in (0, np.random.default_rng(0)):
+        layer = lstmlab.RNN("lstm", 2, 3, seed=seed, dropout=0.0, weight_drop=0.2)
+        assert all(np.array_equal(layer.params[f"layer0.{k}"], v) for k, v in ref.items())
+    g = np.random.default_rng(0)
+    lstmlab.RNN("lstm", 2, 3, seed=g)
+    init_params(get_spec("lstm"), 2, 3, after_rng := np.random.default_rng(0), dtype=np.float32)
+    assert g.random() == after_rng.random()  # the layer drew exactly its parameters from g
+
+
+def test_options_are_checked_when_set():
+    layer = lstmlab.RNN("indrnn", 2, 3, 2)
+    with pytest.raises(ValueError, match=r"dropout: expected a probability in \[0, 1\) for variant 'indrnn'"):
+        layer.dropout = 1.0
+    with pytest.raises(ValueError, match="weight_drop: expected 0 for variant 'indrnn'.*got 0.1"):
+        layer.weight_drop = 0.1
+    layer.dropout = 0.25
+    assert layer.dropout == 0.25
+
+
 def test_dropout_mask_statistics():
     """Inverted dropout: each output of the lower layer kept with probability 1 - p, scaled by 1/(1 - p)."""
     layer = lstmlab.RNN("rnn", 1, 64, 2, dtype=np.float64, dropout=0.25, seed=0)

@@ -114,7 +114,7 @@ def test_dropout_and_weight_drop_change_training_not_evaluation():
     assert masked == run.model.loss_and_grads(batch, np.random.default_rng(1))[0]
     with pytest.raises(ValueError, match=r"weight_drop: expected a probability in \[0, 1\) for variant 'lstm'"):
         _tiny(weight_drop=1.0).validate()
-    with pytest.raises(ValueError, match="weight_drop: variant 'indrnn' has no recurrent matrix"):
+    with pytest.raises(ValueError, match="weight_drop: expected 0 for variant 'indrnn', which has no recurrent matrix"):
         _tiny(variant="indrnn", weight_drop=0.1).validate()
 
 

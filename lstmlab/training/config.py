@@ -104,7 +104,8 @@ class TrainConfig:
         for name in ("dropout", "weight_drop"):
             check_probability(name, getattr(self, name), spec.name)
         if self.weight_drop and not spec.products:
-            raise ValueError(f"weight_drop: variant {spec.name!r} has no recurrent matrix to drop connections of")
+            raise ValueError(f"weight_drop: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
+                             f"drop connections of, got {self.weight_drop!r}")
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
                                           and math.isfinite(self.clip)):

@@ -125,9 +125,8 @@ class SequenceModel:
         rng: the dropout and weight-drop masks of this step (training mode); None
         (or neither option set) gives the deterministic cell's gradients.
         """
-        if rng is None and (self.dropout or self.rnn.weight_drop):
-            rng = np.random.default_rng(0)
-        z, feats, ctx, (T, B, H), fmask = self._forward(batch, rng if (self.dropout or self.rnn.weight_drop) else None)
+        masked = rng is not None and (self.dropout or self.rnn.weight_drop)
+        z, feats, ctx, (T, B, H), fmask = self._forward(batch, rng if masked else None)
         loss, dz = self._loss(z, batch.targets, batch.weights)
         W = self.params["readout.W"]
         K = W.shape[0]
