@@ -3,7 +3,8 @@
 Compilation choices (fastmath, error model, cache location), buffer sizes and
 the CUDA launch shapes. Every Numba decorator takes its options from here, so
 a speed or accuracy trade-off is changed once; the engines read these names
-at call time (``config.CHUNK_ROWS``, never a copy), so a test may patch them.
+at call time (``config.CHUNK_ROWS``, never a copy), so a test may patch them;
+the few read when a kernel is generated (``ROW_GEMV_MAX_BATCH``) say so.
 """
 import os
 from pathlib import Path
@@ -50,7 +51,18 @@ CUDA_SHARED_LIMIT = 48 * 1024
 
 #: Threads one layer's call may use (:func:`set_num_threads`, or ``$LSTMLAB_THREADS``;
 #: default 1). Above 1, a bidirectional layer runs its two directions at once (:mod:`lstmlab.parallel`).
-THREADS = max(1, int(os.environ.get("LSTMLAB_THREADS", "1") or 1))
+def _threads_from_env() -> int:
+    text = os.environ.get("LSTMLAB_THREADS", "").strip() or "1"
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"LSTMLAB_THREADS: expected a positive int number of threads, got {text!r}")
+    return n
+
+
+THREADS = _threads_from_env()
 
 
 def kernel_dir() -> Path:

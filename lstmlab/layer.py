@@ -347,7 +347,8 @@ class RNN:
         """A :class:`lstmlab.stream.Stream`: this layer run one step per call, its state kept.
 
         ``s = layer.stream(batch=1); y_t = s.step(x_t)`` for x_t (batch, input_size);
-        ``s.reset()``; ``s.state``. Equal to :meth:`forward` over the same steps.
+        ``s.reset()``; ``s.state``. Equal to :meth:`forward` over the same steps in eval mode
+        (a stream never applies dropout or weight drop).
         """
         from .stream import Stream
         return Stream(self, batch, state)

@@ -12,7 +12,8 @@ Splitting a unidirectional layer's batch across threads the same way was
 measured and dropped: on this machine it ran 0.97-1.07x the time of one call
 on two BLAS threads at (100, 32, 1, 128), (100, 32, 128, 256), (100, 16, 1, 128)
 and (100, 64, 512, 512), because OpenBLAS re-packs R for each slice's smaller
-GEMM. Sweeps run one single-threaded worker per core, so they never thread.
+GEMM. Sweeps pass their workers' thread count on (``$LSTMLAB_THREADS``): the
+default pool of one single-threaded worker per core never threads.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from . import config
 _POOL = None
 _CONTROLLER = None
 _LOCK = threading.Lock()
+_RUN_LOCK = threading.Lock()
 
 
 def _pool(n):
@@ -47,7 +49,14 @@ def run_all(fns: list) -> list:
     if config.THREADS < 2 or len(fns) < 2:
         return [f() for f in fns]
     pool, ctl = _pool(min(len(fns), config.THREADS))
-    with ctl.limit(limits=1, user_api="blas"):
+    # one threaded call at a time: the BLAS limit is process-wide, and two callers would undo each other's
+    with _RUN_LOCK, ctl.limit(limits=1, user_api="blas"):
         futures = [pool.submit(f) for f in fns[1:]]
-        first = fns[0]()
+        try:
+            first = fns[0]()
+        finally:  # every worker ends before the limit is lifted, even when this thread's call raised
+            done = [f.exception() for f in futures]
+        for e in done:
+            if e is not None:
+                raise e
         return [first] + [f.result() for f in futures]

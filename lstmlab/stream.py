@@ -25,6 +25,8 @@ class Stream:
     The weights are read where they live: an update in place (an optimiser's)
     is seen by the next step; replacing the parameters (``set_params``) is
     picked up too. Forward only (no tape); bidirectional layers cannot stream.
+    It always runs the deterministic cell, as eval mode does: a layer's
+    ``dropout`` and ``weight_drop`` are not applied.
     """
 
     def __init__(self, layer, batch: int = 1, state=None):

@@ -46,3 +46,12 @@ def test_run_all_uses_threads_only_when_asked(monkeypatch):
     monkeypatch.setattr(config, "THREADS", 2)
     assert len(set(parallel.run_all([who, who]))) == 2
     assert parallel.run_all([lambda: 1, lambda: 2]) == [1, 2]
+
+
+def test_bad_thread_count_from_the_environment_is_named():
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, LSTMLAB_THREADS="two")
+    p = subprocess.run([sys.executable, "-c", "import lstmlab"], capture_output=True, text=True, env=env)
+    assert p.returncode != 0 and "LSTMLAB_THREADS: expected a positive int number of threads, got 'two'" in p.stderr

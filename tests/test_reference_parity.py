@@ -73,6 +73,9 @@ def test_small_batch_products_match_the_gemm_path(variant):
     (config.ROW_GEMV_MAX_BATCH); at B = 20 one GEMM. Rows 0-3 of a batch of 20 and
     the same 4 rows as their own batch give the same outputs and gradients."""
     layer = random_layer(variant, D=3, H=128)
+    from lstmlab import engine
+    src = engine.kernels(layer.spec).source
+    assert all(f"rows{i} = " in src for i in range(len(layer.spec.products)))  # the rule is in the kernel
     layer.params.update({k: v * 0.2 for k, v in layer.params.items()})  # keep H=128 pre-activations moderate
     rng = np.random.default_rng(2)
     x = rng.standard_normal((4, 20, 3))

@@ -7,8 +7,9 @@ import lstmlab
 from lstmlab.registry import get_spec
 
 
-def _layer(variant, **options):
-    layer = lstmlab.RNN(variant, 2, 2, 2, dtype=np.float64, init="torch", seed=3, **options)
+def _layer(variant, bidirectional=False, **options):
+    layer = lstmlab.RNN(variant, 2, 2, 2, dtype=np.float64, init="torch", seed=3, bidirectional=bidirectional,
+                        **options)
     rng = np.random.default_rng(4)
     for k, v in layer.params.items():
         layer.params[k] = rng.uniform(-0.6, 0.6, v.shape)
@@ -20,7 +21,17 @@ def _options(variant):
 
 
 def test_gradients_are_exact_for_the_sampled_masks(variant):
-    layer = _layer(variant, **_options(variant))
+    _check_gradients(_layer(variant, **_options(variant)))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gradients_bidirectional_and_on_two_threads(threads, monkeypatch):
+    from lstmlab import config
+    monkeypatch.setattr(config, "THREADS", threads)
+    _check_gradients(_layer("lstm", bidirectional=True, **_options("lstm")))
+
+
+def _check_gradients(layer):
     x, state = random_inputs(layer, T=3, B=2)
     lengths = [3, 2]
     rng = np.random.default_rng(9)

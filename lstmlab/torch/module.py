@@ -190,6 +190,8 @@ class Recurrent(nn.Module):
                              f"{x.shape[-1]}")
         layer = self._layer(_NUMPY[x.dtype])
         layer.train(self.training)
+        if layer.dropout != self.dropout:  # as nn.LSTM, the attribute is read at each call (checked by the layer)
+            layer.dropout = self.dropout
         rng = None
         if self.training and (layer.dropout or layer.weight_drop):  # masks from torch's generator (manual_seed)
             rng = np.random.default_rng(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
