@@ -191,7 +191,9 @@ def test_dropout_and_weight_drop_follow_train_eval_and_torch_seed():
     def f(x, *params):  # the same masks at every call: gradcheck sees one sampled network
         torch.manual_seed(3)
         return m(x)[0]
-    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6)
+    # the module's recurrent weights and biases as gradcheck inputs: it perturbs them in place, the module reads them
+    rs = [p for n, p in m.named_parameters() if n.endswith("_R")]
+    assert len(rs) == 4 and torch.autograd.gradcheck(f, (x, *rs), eps=1e-6, atol=1e-6)  # R and b_R of 2 layers
     with pytest.raises(ValueError, match=r"dropout: expected a probability in \[0, 1\) for variant 'lstm'"):
         lt.Recurrent("lstm", 2, 3, num_layers=2, dropout=1.5)
 
