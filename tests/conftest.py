@@ -41,6 +41,20 @@ def random_layer(variant, D=2, H=3, L=1, bidirectional=False, dtype=np.float64, 
     return layer
 
 
+def central_differences(arr, loss, eps=1e-6):
+    """d loss() / d arr by central differences, perturbing ``arr`` in place (restored after each entry)."""
+    num = np.empty_like(arr)
+    for idx in np.ndindex(arr.shape):
+        old = arr[idx]
+        arr[idx] = old + eps
+        lp = loss()
+        arr[idx] = old - eps
+        lm = loss()
+        arr[idx] = old
+        num[idx] = (lp - lm) / (2 * eps)
+    return num
+
+
 def random_inputs(layer, T=5, B=3, seed=1):
     rng = np.random.default_rng(seed)
     n = layer.num_layers * layer.num_directions

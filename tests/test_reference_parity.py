@@ -1,7 +1,7 @@
 """Forward and gradients of every registered variant against the NumPy references."""
 import numpy as np
 import pytest
-from conftest import random_inputs, random_layer
+from conftest import central_differences, random_inputs, random_layer
 from reference import EQUATIONS, generic_step, run
 
 import lstmlab
@@ -48,18 +48,8 @@ def test_gradients_match_reference_finite_differences(variant):
 
     pairs = [(layer.params[k], grads[k]) for k in layer.params] + [(x, dx)]
     pairs += list(zip(state, ds0))
-    eps = 1e-6
     for arr, g in pairs:
-        num = np.empty_like(arr)
-        for idx in np.ndindex(arr.shape):
-            old = arr[idx]
-            arr[idx] = old + eps
-            lp = loss()
-            arr[idx] = old - eps
-            lm = loss()
-            arr[idx] = old
-            num[idx] = (lp - lm) / (2 * eps)
-        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(g, central_differences(arr, loss), rtol=1e-5, atol=1e-7)
 
 
 def test_gradcheck_float64(variant):

@@ -1,7 +1,7 @@
 """Dropout between layers and DropConnect on the recurrent weights, for every registered variant."""
 import numpy as np
 import pytest
-from conftest import random_inputs
+from conftest import central_differences, random_inputs
 
 import lstmlab
 from lstmlab.registry import get_spec
@@ -44,18 +44,8 @@ def _check_gradients(layer):
         c.release()
         return (yr * wy).sum() + sum((a * b).sum() for a, b in zip(fr, ws))
 
-    eps = 1e-6
     for arr, g in [(layer.params[k], grads[k]) for k in layer.params] + [(x, dx)] + list(zip(state, ds0)):
-        num = np.empty_like(arr)
-        for idx in np.ndindex(arr.shape):
-            old = arr[idx]
-            arr[idx] = old + eps
-            lp = loss()
-            arr[idx] = old - eps
-            lm = loss()
-            arr[idx] = old
-            num[idx] = (lp - lm) / (2 * eps)
-        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(g, central_differences(arr, loss), rtol=1e-5, atol=1e-7)
 
 
 def test_masks_act_in_training_only_and_are_seeded(variant):
