@@ -50,3 +50,19 @@ def option(text):
         return name.strip(), json.loads(value)
     except ValueError:
         return name.strip(), value
+
+
+def probabilities(text):
+    """``P`` -> float, or ``NAME=P,NAME=P`` -> {name: float} (per-state options such as zoneout)."""
+    if "=" not in text:
+        return number(text)
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if not name.strip():
+            raise argparse.ArgumentTypeError(f"expected P or NAME=P,NAME=P, got {text!r}")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number for {name.strip()!r}, got {value!r}") from None
+    return out

@@ -2,8 +2,9 @@
 
 A :class:`Backend` runs one direction of one layer:
 
-``forward(spec, params, x, state0, lengths) -> (Y, final_state, tape)``
-    x (T, B, D), state0 (nstate, B, H), lengths (B,) int64; NumPy in and out.
+``forward(spec, params, x, state0, lengths, zoneout=None) -> (Y, final_state, tape)``
+    x (T, B, D), state0 (nstate, B, H), lengths (B,) int64; NumPy in and out;
+    zoneout: None or the mask (T, B, nstate*H) of :func:`lstmlab.regularise.zone_mask`.
 ``backward(spec, tape, dY, dstate) -> (grads, dx, dstate0)``
     exact BPTT from the tape its own forward returned.
 ``release(tape)``
@@ -27,7 +28,7 @@ __all__ = ["Backend", "CPU", "Recompute", "CUDA", "select"]
 class Backend(Protocol):
     name: str
 
-    def forward(self, spec, params, x, state0, lengths): ...
+    def forward(self, spec, params, x, state0, lengths, zoneout=None): ...
 
     def backward(self, spec, tape, dY, dstate): ...
 
@@ -38,8 +39,8 @@ class CPU:
     """The Numba kernels of :mod:`lstmlab.engine`; the tape holds every step."""
     name = "cpu"
 
-    def forward(self, spec, params, x, state0, lengths):
-        return engine.forward(spec, params, x, state0, lengths)
+    def forward(self, spec, params, x, state0, lengths, zoneout=None):
+        return engine.forward(spec, params, x, state0, lengths, zoneout)
 
     def backward(self, spec, tape, dY, dstate):
         return engine.backward(spec, tape, dY, dstate)
@@ -54,8 +55,8 @@ class Recompute:
     K: int
     name = "cpu-recompute"
 
-    def forward(self, spec, params, x, state0, lengths):
-        return recompute.forward(spec, params, x, state0, lengths, K=self.K)
+    def forward(self, spec, params, x, state0, lengths, zoneout=None):
+        return recompute.forward(spec, params, x, state0, lengths, K=self.K, zoneout=zoneout)
 
     def backward(self, spec, tape, dY, dstate):
         return recompute.backward(spec, tape, dY, dstate)
@@ -73,9 +74,9 @@ class CUDA:
     kernels: str = "step"
     name = "cuda"
 
-    def forward(self, spec, params, x, state0, lengths):
+    def forward(self, spec, params, x, state0, lengths, zoneout=None):
         from .cuda import engine as cuda_engine
-        return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels)
+        return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels, zoneout=zoneout)
 
     def backward(self, spec, tape, dY, dstate):
         from .cuda import engine as cuda_engine

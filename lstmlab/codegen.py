@@ -4,15 +4,18 @@ The engine knows stages, products and named values, never a particular
 variant. For each variant this module writes two plain functions, later
 compiled by Numba:
 
-``forward(x, WT, b, <RT_p, rb_p, P_p, A_p for each product p>, U, L, Z, S, Y, XP)``
+``forward(x, WT, b, <RT_p, rb_p, P_p, A_p for each product p>, U, L, Z, S, Y, XP, ZM, ZC, zon)``
     ``XP = x @ W.T + b`` in one GEMM per C = ``XP.shape[0]`` steps (C = T
     keeps the whole projection), then for each step and stage: one GEMM
     per product (``A_p = P_p[t] @ R_p.T``) and one fused pointwise pass.
-``backward(XP, Z, S, <R_p, dA_p, Q_p for each p>, U, L, dY, dXP, dU, G, Gn)``
+``backward(XP, Z, S, <R_p, dA_p, Q_p for each p>, U, L, dY, dXP, dU, G, Gn, ZM, ZC, zon)``
     exact BPTT: per step and stage (in reverse) one fused pointwise backward,
     then one GEMM per product (``Q_p = dA_p[t] @ R_p``) sending gradients to
     the product's sources. Weight gradients are whole-sequence GEMMs done by
     the caller afterwards.
+
+``ZM, ZC, zon``: zoneout's mask, the new states before it, and its flag
+(see :mod:`lstmlab.emit`).
 
 The buffers and the per-unit statements are :mod:`lstmlab.emit`'s, shared
 with the CUDA generator; this module adds the CPU's loops and scratch rows.
@@ -81,7 +84,13 @@ def _unit_loops(name, code: StageCode):
     res = [f"r{n}" for n in range(code.n_results)]
     out += ["for j in range(H):", "    " + emit.render_call(code, lambda n: f"IN{name}[{n}, j]", res)]
     out += [f"    OUT{name}[{n}, j] = r{n}" for n in range(code.n_results)]
-    out += _moves_loop(code.stores, lambda n: f"OUT{name}[{n}, j]")
+    result = lambda n: f"OUT{name}[{n}, j]"  # noqa: E731
+    if code.keeps:  # zoneout: the new states, then their mix with the previous ones
+        zone = _moves_loop(code.keeps, result)
+        for m in code.mixes:
+            zone += ["for j in range(H):", "    " + emit.render_mix(m, result)]
+        out += [f"if {emit.ZONE_ON}:"] + ["    " + x for x in zone]
+    out += _moves_loop(code.stores, result)
     return out + [x for e in code.sums_after for x in emit.render_row_sum(e)]  # a reduce stage's terms
 
 
@@ -93,7 +102,7 @@ def forward_source(spec) -> str:
     lay = emit.layout(spec)
     G = len(spec.inputs)
     out = [
-        f"def forward(x, WT, b, {_args(lay)}U, L, Z, S, Y, XP):",
+        f"def forward(x, WT, b, {_args(lay)}U, L, Z, S, Y, XP, {emit.ZONE_ARGS}):",
         "    T = x.shape[0]",
         "    B = x.shape[1]",
         "    D = x.shape[2]",
@@ -133,7 +142,7 @@ def backward_source(spec) -> str:
     lay = emit.layout(spec)
     pargs = "".join(f"R{i}, dA{i}, Q{i}, " for i, _, _ in lay.prods)
     out = [
-        f"def backward(XP, Z, S, {pargs}U, L, dY, dXP, dU, G, Gn):",
+        f"def backward(XP, Z, S, {pargs}U, L, dY, dXP, dU, G, Gn, {emit.ZONE_ARGS}):",
         "    T = Z.shape[0] - 1",
         "    B = Z.shape[1]",
         "    H = dY.shape[2]",
@@ -142,6 +151,8 @@ def backward_source(spec) -> str:
         "        G[:, :, :] = 0.0",
     ]
     out += _lines(8, ["for bb in range(B):", "    if t < L[bb]:"]) + _lines(16, _moves_loop(emit.ADD_DY))
+    out += _lines(8, [f"if {emit.ZONE_ON}:", "    for bb in range(B):", "        if t < L[bb]:"]) + \
+        _lines(20, _moves_loop(emit.zone_grad_moves(lay)))
     scratch = []
     for st in reversed(spec.stages):
         code = emit.backward_stage(lay, st)
@@ -167,7 +178,7 @@ def step_source(spec) -> str:
     input (a stacked layer's input is the output buffer of the layer below).
     """
     lay = emit.layout(spec)
-    sig = f"x, WT, b, {_args(lay)}U, L, Z, S, Y, XP"
+    sig = f"x, WT, b, {_args(lay)}U, L, Z, S, Y, XP, {emit.ZONE_ARGS}"
     return "\n".join([
         f"def step(x_t, {sig}):",
         "    if x_t.shape[0]:",

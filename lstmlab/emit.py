@@ -24,6 +24,16 @@ every generated kernel:
 ``Gn (nstate, B, H)``              gradient of the new state, carried between steps
 ``dXP``, ``dA<i>``, ``dU``, ``Q<i>`` their gradients; ``Q_i = dA_i[t] @ R_i``
 
+``ZC (T, B, nstate*H)``            the cell's new state before zoneout (what a backward's
+                                   ``<state>_new`` reads); without zoneout a view of ``Z[1:]``
+``ZM (T, B, nstate*H)``            zoneout (Krueger et al. 2017), read only when the kernels'
+                                   flag ``zon`` is set: 1 keeps the previous state, 0 takes the
+                                   new one (training), or the probability (eval);
+                                   ``Z[t+1] = ZM*Z[t] + (1-ZM)*ZC[t]``
+
+One kernel serves both: zoneout's statements run under ``if zon:`` (one test
+per row and step), so no variant compiles twice.
+
 Step ``t`` of stage ``k`` is then: the products of the stage, one pointwise
 pass (:func:`forward_stage`); in the backward, stages in reverse, one
 pointwise pass (:func:`backward_stage`) then, per product, ``Q_i`` and its
@@ -35,6 +45,10 @@ from dataclasses import dataclass
 
 #: ``Move.guard`` value: only when step t + 1 exists (the next product input).
 NEXT_STEP = "next_step"
+#: The condition of zoneout's statements: the kernels' last argument, 1 with zoneout, else 0.
+ZONE_ON = "zon"
+#: The zoneout arguments every generated kernel ends with.
+ZONE_ARGS = "ZM, ZC, zon"
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,16 @@ class StageCode:
     carry: tuple = ()
     sums_before: tuple = ()
     sums_after: tuple = ()
+    keeps: tuple = ()   # zoneout (under ZONE_ON): Moves storing the candidate states, then
+    mixes: tuple = ()   # each state result's :class:`Mix` with the previous state, before the stores
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Zoneout of result ``result``: ``r = mask * old + (1 - mask) * r`` (exact for a 0/1 mask)."""
+    result: int
+    mask: str
+    old: str
 
 
 def arg_source(lay: Layout, kind, key, mine, last, xp_step="t"):
@@ -126,7 +150,7 @@ def arg_source(lay: Layout, kind, key, mine, last, xp_step="t"):
     if kind == "state":
         return f"Z[t, bb, {key} * H + j]"
     if kind == "newstate":
-        return f"Z[t + 1, bb, {key} * H + j]"
+        return f"ZC[t, bb, {key} * H + j]"
     if kind == "param":
         return f"U[{key}, j]"
     if kind == "units":
@@ -168,7 +192,12 @@ def _call(args, lay, mine, last, xp_step, fixed_grad):
 
 
 def forward_stage(lay: Layout, st, xp_step="t") -> StageCode:
-    """Stage ``st``'s forward pass: read arguments, call ``f<k>``, store the outputs."""
+    """Stage ``st``'s forward pass: read arguments, call ``f<k>``, store the outputs.
+
+    The final stage's ``keeps`` and ``mixes`` are zoneout's, rendered under
+    :data:`ZONE_ON`: the new states go to ZC, then each is mixed with the
+    previous state by ZM before the stores.
+    """
     last = st.index == lay.n_stages - 1
     nst = len(lay.state)
     mine = lay.stage_products(st.index)
@@ -193,7 +222,12 @@ def forward_stage(lay: Layout, st, xp_step="t") -> StageCode:
                 carry += [Move(f"P{i}[t + 1, bb, {q} * H + j]", f"P{i}[t, bb, {q} * H + j]", guard=NEXT_STEP)
                           for q in range(len(p.source))]
     sums = tuple(f"S[t, bb, {lay.slot[o]} * H + j]" for o in st.row_outputs)
-    return StageCode(loads, f"f{st.index}", call_args, len(st.outputs), tuple(stores), tuple(carry), (), sums)
+    keeps = mixes = ()
+    if last:
+        keeps = tuple(Move(f"ZC[t, bb, {n} * H + j]", n) for n in range(nst))
+        mixes = tuple(Mix(n, f"ZM[t, bb, {n} * H + j]", f"Z[t, bb, {n} * H + j]") for n in range(nst))
+    return StageCode(loads, f"f{st.index}", call_args, len(st.outputs), tuple(stores), tuple(carry), (), sums,
+                     keeps, mixes)
 
 
 def backward_stage(lay: Layout, st) -> StageCode:
@@ -222,6 +256,20 @@ def product_grad_moves(lay: Layout, i: int, p) -> list:
 ADD_DY = (Move("Gn[0, bb, j]", "dY[t, bb, j]", "+="),)
 
 
+def zone_grad_moves(lay: Layout) -> list:
+    """Zoneout's backward (under :data:`ZONE_ON`), after the output gradient entered: split Gn.
+
+    ``z * Gn`` goes to the previous state (G), ``(1 - z) * Gn`` stays as the
+    candidate's gradient, which the final stage's backward reads.
+    """
+    out = []
+    for s in range(len(lay.state)):
+        z = f"ZM[t, bb, {s} * H + j]"
+        out += [Move(f"G[{s}, bb, j]", f"{z} * Gn[{s}, bb, j]", "+="),
+                Move(f"Gn[{s}, bb, j]", f"(1.0 - {z}) * Gn[{s}, bb, j]")]
+    return out
+
+
 def carry_grad_moves(lay: Layout) -> list:
     """After a step's backward, the previous state's gradient becomes the new Gn."""
     return [Move(f"Gn[{s}, bb, j]", f"G[{s}, bb, j]") for s in range(len(lay.state))]
@@ -231,6 +279,12 @@ def render_call(code: StageCode, load_name, result_names) -> str:
     """``r0, r1, = f0(<args>)`` with the backend's names for loads and results."""
     args = [load_name(v) if how == "load" else v for how, v in code.call_args]
     return f"{', '.join(result_names)}, = {code.call}({', '.join(args)})"
+
+
+def render_mix(m: Mix, result_name) -> str:
+    """A :class:`Mix` as one statement on the backend's name of its result."""
+    r = result_name(m.result)
+    return f"{r} = {m.mask} * {m.old} + (1.0 - {m.mask}) * {r}"
 
 
 def render_move(m: Move, result_name, atomic, next_step_cond) -> list:

@@ -122,12 +122,17 @@ class Tape:
     S: np.ndarray
     P: list
     made_by: tuple = ()  # hostside.tape_signature of the forward that made it
+    ZM: np.ndarray = None  # zoneout: the mask and the candidate states (None without zoneout)
+    ZC: np.ndarray = None
 
 
-def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray):
+def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray, zoneout=None):
     """Run one direction of one layer.
 
     x: (T, B, D); state0: (nstate, B, H); lengths: (B,) int64, 1 <= L <= T.
+    zoneout: None, or the mask ``ZM`` (T, B, nstate*H): per step, row and
+    state unit, 1 keeps the previous state and 0 takes the cell's new one
+    (any value in [0, 1] mixes them; see :mod:`lstmlab.regularise`).
     All float arrays share one dtype (float32 or float64), already validated.
     Returns ``(Y (T, B, H), final_state (nstate, B, H), tape)``.
     """
@@ -135,6 +140,9 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     T, B, _ = x.shape
     nst, _, H = state0.shape
     dt = x.dtype
+    zone = zoneout is not None
+    if zone:
+        hostside.check_zoneout(zoneout, T, B, nst * H, dt)
     ker = kernels(spec)
     # the weights' transposes are views (F-ordered; BLAS reads them as they are): nothing is
     # re-laid-out per call, and an update in place is seen by the next call
@@ -158,13 +166,17 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     # CHUNK_ROWS rows at a time into a small buffer and not kept.
     keep = ker.reads_x
     XP = workspace.empty((T if keep else min(T, max(1, -(-config.CHUNK_ROWS // B))), B, len(spec.inputs) * H), dt)
-    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP)
+    # without zoneout the new states are Z[1:] and the mask is never read
+    ZC = workspace.empty((T, B, nst * H), dt) if zone else Z[1:]
+    ZM = zoneout if zone else no_mask(dt)
+    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP, ZM, ZC, int(zone))
     if not keep:
         scratch.append(XP)
         XP = _NO_XP.setdefault(np.dtype(dt), np.zeros((1, 1, 1), dt))
     workspace.give(*scratch)
     final = hostside.unpack_state(Z[-1], nst, H)  # Z[T]: the kernel carries the state past each end
-    return Y, final, Tape(x, params, lengths, XP, Z, S, P, hostside.tape_signature(spec, x, H))
+    return Y, final, Tape(x, params, lengths, XP, Z, S, P, hostside.tape_signature(spec, x, H), zoneout,
+                          ZC if zone else None)
 
 
 def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
@@ -178,6 +190,7 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     weight gradients are GEMMs over its steps. Gradient buffers are therefore
     chunk-sized, not sequence-sized.
     """
+    zone = tape.ZM is not None
     ker = kernels(spec)
     hostside.check_backward(spec, tape, dY, dstate)
     x, params, L = tape.x, tape.params, tape.lengths
@@ -210,7 +223,8 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
             args += [R, dA[:n], Q]
         XP = tape.XP[t0:t1] if reads_x else tape.XP
         _call(spec, ker.backward, XP, tape.Z[t0:t1 + 1], tape.S[t0:t1], *args, U, L - t0,
-              dY[t0:t1], dXPc, dU, G, Gn)
+              dY[t0:t1], dXPc, dU, G, Gn, *((tape.ZM[t0:t1], tape.ZC[t0:t1], 1) if zone else
+                                            (no_mask(dt), tape.Z[t0 + 1:t1 + 1], 0)))
         dXP2 = dXPc.reshape(n * B, -1)
         hostside.add_weight_grads(spec, grads, dXP2, x[t0:t1].reshape(n * B, D),
                                   [dA[:n].reshape(n * B, -1) for dA in dAs],
@@ -222,12 +236,23 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
 
 
 _NO_XP: dict = {}  # a placeholder passed for XP when no backward reads it
+_NO_MASK: dict = {}
+
+
+def no_mask(dt) -> np.ndarray:
+    """The placeholder passed for the zoneout mask when the flag is off (never read)."""
+    m = _NO_MASK.get(dt)
+    if m is None:
+        m = _NO_MASK[np.dtype(dt)] = np.zeros((1, 1, 1), dt)
+    return m
 
 
 def release(tape: Tape) -> None:
     """Give a tape's buffers back to the workspace; the tape is unusable afterwards."""
     workspace.give(tape.XP, tape.Z, tape.S, *tape.P)  # the 1-element XP placeholder is too small to pool
-    tape.XP = tape.Z = tape.S = None
+    if tape.ZC is not None:
+        workspace.give(tape.ZC)
+    tape.XP = tape.Z = tape.S = tape.ZM = tape.ZC = None
     tape.P = []
 
 

@@ -123,6 +123,13 @@ def check_forward(spec, params, x, state0, lengths) -> None:
     _want("lengths", lengths, (B,), _INT64)
 
 
+def check_zoneout(ZM, T, B, n, dt) -> None:
+    """A zoneout mask handed to the kernels: (T, B, nstate*H), the layer's dtype, C-contiguous."""
+    if not isinstance(ZM, np.ndarray):
+        raise TypeError(f"zoneout: expected a numpy array (the mask), got {type(ZM).__name__}")
+    _want("zoneout", ZM, (T, B, n), dt, contiguous=True)
+
+
 def _check_params(spec, params, D, H, dt, what):
     for name, shape in _param_shapes(spec, D, H):
         a = params.get(name)

@@ -134,7 +134,7 @@ class RNN:
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
-                 weight_drop: float = 0.0):
+                 weight_drop: float = 0.0, zoneout=0.0):
         self.spec = get_spec(variant)
         self.backend = backends.select(device, cuda_kernels)
         self.device = device
@@ -159,6 +159,7 @@ class RNN:
             raise ValueError(f"seed: expected a non-negative int or a numpy.random.Generator, got {seed!r}")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._dropout, self._weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
+        self._zoneout = regularise.check_zoneout(self.spec, zoneout)
         self.training = True
         # masks when forward is given no rng: a stream spawned from rng's seed, which draws nothing from rng
         # (the parameters below are what they were before the options existed)
@@ -247,6 +248,20 @@ class RNN:
     def weight_drop(self, p):
         self._weight_drop = regularise.check_options(self.spec, self._dropout, p, self.num_layers)[1]
 
+    @property
+    def zoneout(self):
+        """Zoneout probabilities: one float for every state, or ``{state: p}`` (checked when set)."""
+        return regularise.describe_zoneout(self.spec, self._zoneout)
+
+    @zoneout.setter
+    def zoneout(self, p):
+        self._zoneout = regularise.check_zoneout(self.spec, p)
+
+    @property
+    def draws_masks(self) -> bool:
+        """Whether a forward in the current mode draws random masks (training with an option set)."""
+        return self.training and bool(self._dropout or self._weight_drop or any(self._zoneout))
+
     def train(self, mode: bool = True) -> "RNN":
         """Training mode (dropout and weight drop act) or, with ``mode=False``, eval mode; returns the layer."""
         if not isinstance(mode, (bool, np.bool_)):
@@ -255,7 +270,7 @@ class RNN:
         return self
 
     def eval(self) -> "RNN":
-        """Eval mode: the deterministic cell (no dropout, no weight drop); returns the layer."""
+        """Eval mode: the deterministic cell (no dropout, no weight drop; zoneout's expectation); returns the layer."""
         return self.train(False)
 
     # -- compute -------------------------------------------------------------
@@ -270,8 +285,8 @@ class RNN:
         recompute: None (keep every step for the backward) or a segment length
         K: keep only every K-th state and recompute the rest during the
         backward (:mod:`lstmlab.recompute`), for sequences too long for memory.
-        rng: numpy Generator of the dropout and weight-drop masks (training mode
-        with either option set); None draws from the layer's own stream.
+        rng: numpy Generator of the dropout, weight-drop and zoneout masks
+        (training mode with an option set); None draws from the layer's own stream.
         Returns ``(y, final_state, ctx)``; pass ``ctx`` to :meth:`backward`.
         """
         if recompute is not None and (not isinstance(recompute, (int, np.integer)) or isinstance(recompute, bool)
@@ -305,7 +320,8 @@ class RNN:
             raise TypeError(f"rng: expected None or a numpy.random.Generator, got {type(rng).__name__}")
         wdrop = self.weight_drop if self.training else 0.0
         drop = self.dropout if self.training else 0.0
-        if (wdrop or drop) and rng is None:
+        zprobs = self._zoneout if any(self._zoneout) else None
+        if self.draws_masks and rng is None:
             rng = self._mask_rng
         wmasks = [] if wdrop else None
         dmasks = [] if drop else None
@@ -319,7 +335,9 @@ class RNN:
                     wmasks.append(m)
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
                 s0 = np.ascontiguousarray(st[:, k + d])
-                calls.append(lambda p=p, xin=xin, s0=s0: backend.forward(self.spec, p, xin, s0, L))
+                zm = None if zprobs is None else regularise.zone_mask(rng, zprobs, T, B, self.hidden_size,
+                                                                      self.training, self.dtype)
+                calls.append(lambda p=p, xin=xin, s0=s0, zm=zm: backend.forward(self.spec, p, xin, s0, L, zm))
             results = parallel.run_all(calls) if threaded else [c() for c in calls]
             for d, (Y, fin, tape) in enumerate(results):
                 if d == 1:

@@ -29,6 +29,7 @@ class SegmentTape:
     lengths: np.ndarray
     K: int
     starts: list
+    zoneout: np.ndarray = None  # the zoneout mask of the whole sequence, or None
 
 
 def _segments(T, K):
@@ -40,18 +41,23 @@ def _seg_lengths(lengths, t0, t1):
     return np.ascontiguousarray(np.clip(lengths - t0, 0, t1 - t0), dtype=np.int64)
 
 
-def forward(spec, params, x, state0, lengths, K):
-    """Like :func:`lstmlab.engine.forward`, keeping only the segments' entering states."""
+def _zone(zoneout, t0, t1):
+    return None if zoneout is None else zoneout[t0:t1]
+
+
+def forward(spec, params, x, state0, lengths, K, zoneout=None):
+    """Like :func:`lstmlab.engine.forward`, keeping only the segments' entering states (and the zoneout mask)."""
     T, B, _ = x.shape
     H = state0.shape[2]
     Y = np.empty((T, B, H), x.dtype)
     starts, st = [], state0
     for t0, t1 in _segments(T, K):
         starts.append(st)
-        y, st, tape = engine.forward(spec, params, x[t0:t1], st, _seg_lengths(lengths, t0, t1))
+        y, st, tape = engine.forward(spec, params, x[t0:t1], st, _seg_lengths(lengths, t0, t1),
+                                     _zone(zoneout, t0, t1))
         engine.release(tape)
         Y[t0:t1] = y
-    return Y, st, SegmentTape(x, params, lengths, K, starts)
+    return Y, st, SegmentTape(x, params, lengths, K, starts, zoneout)
 
 
 def backward(spec, tape: SegmentTape, dY, dstate):
@@ -61,7 +67,7 @@ def backward(spec, tape: SegmentTape, dY, dstate):
     grads, ds = {}, dstate
     for k, (t0, t1) in reversed(list(enumerate(_segments(T, tape.K)))):
         _, _, seg = engine.forward(spec, tape.params, x[t0:t1], tape.starts[k],
-                                   _seg_lengths(tape.lengths, t0, t1))
+                                   _seg_lengths(tape.lengths, t0, t1), _zone(tape.zoneout, t0, t1))
         g, dx[t0:t1], ds = engine.backward(spec, seg, np.ascontiguousarray(dY[t0:t1]), ds)
         engine.release(seg)
         for n, v in g.items():

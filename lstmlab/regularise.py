@@ -1,7 +1,9 @@
-r"""Dropout between stacked layers and DropConnect on the recurrent weights.
+r"""Dropout between stacked layers, DropConnect on the recurrent weights, zoneout.
 
-Both act around the compiled kernels, so every variant (built-in, subclassed,
-plugin) gets them on its fast path, on the CPU and on CUDA:
+Dropout and DropConnect act around the compiled kernels, zoneout inside them
+(both code generators emit it from the variant's state, :mod:`lstmlab.emit`),
+so every variant (built-in, subclassed, plugin) gets all three on its fast
+path, on the CPU and on CUDA:
 
 - **dropout** (``p``), between stacked layers, as ``torch.nn.LSTM(dropout=p)``:
   the outputs of every layer but the last are multiplied by a fresh mask
@@ -17,12 +19,23 @@ plugin) gets them on its fast path, on the CPU and on CUDA:
   of Neural Networks using DropConnect"; Merity, Keskar & Socher 2018,
   "Regularizing and Optimizing LSTM Language Models" (the weight-dropped LSTM,
   AWD-LSTM).
+- **zoneout** (``p`` per state variable), Krueger et al. 2017, "Zoneout:
+  Regularizing RNNs by Randomly Preserving Hidden Activations" (ICLR): each
+  unit of each state keeps its previous value with probability :math:`p_s`,
+  :math:`s_t = z \odot s_{t-1} + (1-z) \odot \tilde s_t`,
+  :math:`z \sim \mathrm{Bernoulli}(p_s)` per step, sequence and unit, where
+  :math:`\tilde s_t` is the cell's new state; the output is the zoned
+  :math:`h_t`. In eval mode :math:`z = p_s`, the expectation, as in the paper
+  (so eval with zoneout is *not* the plain cell). The backward sends
+  :math:`z \odot \partial L/\partial s_t` to :math:`s_{t-1}` directly and
+  the rest through the cell. The paper's LSTM settings are :math:`p_c = 0.5,
+  p_h = 0.05` (character-level Penn Treebank).
 
 Masks come from a ``numpy.random.Generator`` passed to the forward (the
 training loop derives one from the run's seed and step, so a resumed run draws
 the same masks); the backward multiplies by the same masks, so gradients are
 exact for the sampled network. In eval mode nothing is drawn and the layer is
-the deterministic cell.
+the deterministic cell (with zoneout: the expectation above).
 """
 from __future__ import annotations
 
@@ -80,3 +93,36 @@ def weight_grads(grads: dict, masks: dict) -> None:
     """The gradient of each dropped matrix, in place: ``dR = mask * dR~``."""
     for name, m in masks.items():
         grads[name] *= m
+
+
+def check_zoneout(spec, zoneout) -> tuple:
+    """Zoneout probabilities per state variable (``spec.state`` order).
+
+    ``zoneout``: one probability for every state, or ``{state name: p}``
+    (states not named get 0), each in [0, 1).
+    """
+    if isinstance(zoneout, dict):
+        unknown = [k for k in zoneout if k not in spec.state]
+        if unknown:
+            raise ValueError(f"zoneout: expected probabilities for states of variant {spec.name!r} "
+                             f"{spec.state}, got unknown state(s) {unknown}")
+        return tuple(check_probability(f"zoneout[{s!r}]", zoneout.get(s, 0.0), spec.name) for s in spec.state)
+    p = check_probability("zoneout", zoneout, spec.name)
+    return (p,) * len(spec.state)
+
+
+def describe_zoneout(spec, probs: tuple):
+    """The compact form of :func:`check_zoneout`'s result: 0.0, one float, or a dict of the non-zero states."""
+    if len(set(probs)) == 1:
+        return probs[0]
+    return {s: p for s, p in zip(spec.state, probs) if p}
+
+
+def zone_mask(rng, probs: tuple, T: int, B: int, H: int, training: bool, dtype) -> np.ndarray:
+    """The zoneout mask ``ZM`` (T, B, nstate*H): Bernoulli(p_s) draws in training, p_s in eval."""
+    p = np.asarray(probs, dtype=np.float64)[:, None]  # (nstate, 1): state block s, every unit
+    if training:
+        z = rng.random((T, B, len(probs), H)) < p
+        return z.astype(dtype).reshape(T, B, len(probs) * H)
+    return np.ascontiguousarray(np.broadcast_to(p.astype(dtype), (T, B, len(probs), H))).reshape(
+        T, B, len(probs) * H)

@@ -26,7 +26,8 @@ class Stream:
     is seen by the next step; replacing the parameters (``set_params``) is
     picked up too. Forward only (no tape); bidirectional layers cannot stream.
     It always runs the deterministic cell, as eval mode does: a layer's
-    ``dropout`` and ``weight_drop`` are not applied.
+    ``dropout`` and ``weight_drop`` are not applied, and its ``zoneout`` is
+    its expectation (the zoneout in force when the stream was made).
     """
 
     def __init__(self, layer, batch: int = 1, state=None):
@@ -40,8 +41,8 @@ class Stream:
         self.layer, self.batch = layer, int(batch)
         self._shape = (self.batch, layer.input_size)
         spec, dt, H, B = layer.spec, layer.dtype, layer.hidden_size, self.batch
-        self._ker = engine.kernels(spec)
         self._nst = len(spec.state)
+        self._ker = engine.kernels(spec)
         self._L = np.ones(B, np.int64)
         self._Y = [np.zeros((1, B, H), dt) for _ in range(layer.num_layers)]
         # a layer's input buffer is the output buffer of the layer below: nothing is copied between them
@@ -53,6 +54,11 @@ class Stream:
         self._P = [[np.zeros((1, B, len(p.source) * H), dt) for p in spec.products] for _ in range(layer.num_layers)]
         self._A = [[np.empty((B, layer.params[f"layer{l}.{p.name}"].shape[0]), dt) for p in spec.products]
                    for l in range(layer.num_layers)]
+        from .regularise import zone_mask
+        # eval-mode zoneout: the constant mask p_s and a buffer for the new states (else Z[1:] and no mask)
+        zprobs = layer._zoneout
+        self._zone = [(zone_mask(None, zprobs, 1, B, H, False, dt), np.empty((1, B, self._nst * H), dt), 1)
+                      if any(zprobs) else (engine.no_mask(dt), Z[1:], 0) for Z in self._Z]
         self._version = None
         self.reset(state)
 
@@ -67,7 +73,7 @@ class Stream:
                 args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i]]
             self._units.append([p[u] for u in spec.unit_params])
             self._U.append(hostside.unit_matrix(spec, p, H, layer.dtype))
-            args += [self._U[l], self._L, self._Z[l], self._S[l], self._Y[l], self._XP[l]]
+            args += [self._U[l], self._L, self._Z[l], self._S[l], self._Y[l], self._XP[l], *self._zone[l]]
             self._args.append(tuple(args))
         self._version = layer.params_version
 

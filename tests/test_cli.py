@@ -21,6 +21,7 @@ def test_variants_lists_references(capsys):
     out = capsys.readouterr().out
     assert "peephole" in out and "Greff et al. 2017" in out and "arXiv:1804.04849" in out
     assert "dropout" in out and "weight_drop" in out and "not indrnn" in out  # the options every variant takes
+    assert "zoneout" in out
     assert main(["variants", "n*"]) == 0
     listed = capsys.readouterr().out.split("\n\n")[0]
     assert "lstm" not in listed and "nfg" in listed

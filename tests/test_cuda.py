@@ -118,23 +118,38 @@ def test_device_arrays_in_and_out_and_clear_errors():
     assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
 
 
-def test_dropout_and_weight_drop_on_cuda_match_the_cpu():
-    """The regularisation options act around the kernels: the same masks give the same results on CUDA."""
+def test_regularisation_options_on_cuda_match_the_cpu():
+    """Dropout and weight drop act around the kernels, zoneout inside them: the same masks give the same
+    results on CUDA, step and persistent kernels, for lstm, gru and a user's (derived-backward) variant."""
     code = textwrap.dedent('''
         import numpy as np
         import lstmlab
-        for name in ("lstm", "gru"):
-            kw = dict(num_layers=2, dropout=0.3, weight_drop=0.4, dtype=np.float64, seed=2)
-            cpu, gpu = lstmlab.RNN(name, 3, 4, **kw), lstmlab.RNN(name, 3, 4, device="cuda", **kw)
-            gpu.set_params(cpu.params)
-            x = np.random.default_rng(0).standard_normal((4, 3, 3))
-            yc, _, cc = cpu.forward(x, rng=np.random.default_rng(5))
-            yg, _, cg = gpu.forward(x, rng=np.random.default_rng(5))
-            gc, dxc, _ = cpu.backward(cc, np.ones_like(yc))
-            gg, dxg, _ = gpu.backward(cg, np.ones_like(yc))
-            assert np.abs(yc - yg).max() < 1e-12 and np.abs(dxc - dxg).max() < 1e-12
-            assert max(np.abs(gc[k] - gg[k]).max() for k in gc) < 1e-12
-            assert not np.allclose(yc, cpu.eval().forward(x)[0])
+        from lstmlab.scalar import sigmoid, tanh
+        @lstmlab.register("user_zone")
+        class User(lstmlab.Variant):
+            inputs, state = ("f", "u"), ("h",)
+            @staticmethod
+            def forward(x_f, x_u, a_f, a_u, h):
+                f = sigmoid(x_f + a_f)
+                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
+        zone = {"lstm": {"c": 0.5, "h": 0.2}, "gru": 0.3, "user_zone": 0.3}
+        for name in ("lstm", "gru", "user_zone"):
+            for kernels in ("step", "persistent"):
+                kw = dict(num_layers=2, dropout=0.3, weight_drop=0.4, zoneout=zone[name], dtype=np.float64, seed=2)
+                cpu = lstmlab.RNN(name, 3, 4, **kw)
+                gpu = lstmlab.RNN(name, 3, 4, device="cuda", cuda_kernels=kernels, **kw)
+                gpu.set_params(cpu.params)
+                x = np.random.default_rng(0).standard_normal((4, 3, 3))
+                L = np.array([4, 3, 2])
+                yc, fc, cc = cpu.forward(x, lengths=L, rng=np.random.default_rng(5))
+                yg, fg, cg = gpu.forward(x, lengths=L, rng=np.random.default_rng(5))
+                gc, dxc, dc = cpu.backward(cc, np.ones_like(yc), tuple(np.ones_like(f) for f in fc))
+                gg, dxg, dg = gpu.backward(cg, np.ones_like(yc), tuple(np.ones_like(f) for f in fc))
+                assert np.abs(yc - yg).max() < 1e-12 and np.abs(dxc - dxg).max() < 1e-12, name
+                assert max(np.abs(a - b).max() for a, b in zip(fc + dc, fg + dg)) < 1e-12, name
+                assert max(np.abs(gc[k] - gg[k]).max() for k in gc) < 1e-12, name
+                ye = cpu.eval().forward(x)[0]  # eval: zoneout's expectation, on both backends
+                assert not np.allclose(yc, ye) and np.abs(ye - gpu.eval().forward(x)[0]).max() < 1e-12
         print("ok")
     ''')
     rc = _run(code)

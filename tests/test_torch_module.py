@@ -198,6 +198,23 @@ def test_dropout_and_weight_drop_follow_train_eval_and_torch_seed():
         lt.Recurrent("lstm", 2, 3, num_layers=2, dropout=1.5)
 
 
+def test_zoneout_follows_train_eval_and_torch_seed():
+    torch.manual_seed(0)
+    m = lt.Recurrent("lstm", 3, 4, zoneout={"c": 0.5, "h": 0.1}, dtype=torch.float64)
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(1)
+    y1, _ = m(x)
+    torch.manual_seed(1)
+    assert torch.equal(y1, m(x)[0]) and not torch.allclose(y1, m(x)[0])
+
+    def f(x):
+        torch.manual_seed(3)
+        return m(x)[0]
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6)
+    m.eval()
+    assert torch.equal(m(x)[0], m(x)[0])  # eval: zoneout's expectation, deterministic
+
+
 def test_unsupported_options_say_so():
     with pytest.raises(NotImplementedError, match="runs on the CPU for now"):
         lt.Recurrent("lstm", 2, 3, device="meta")

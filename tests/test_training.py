@@ -78,7 +78,8 @@ def test_existing_run_needs_resume_and_same_config(tmp_path):
     assert again.already_complete and again.step == 30
 
 
-@pytest.mark.parametrize("reg", [{}, {"dropout": 0.3, "weight_drop": 0.2, "layers": 2}], ids=["plain", "dropout"])
+@pytest.mark.parametrize("reg", [{}, {"dropout": 0.3, "weight_drop": 0.2, "layers": 2},
+                                 {"zoneout": {"c": 0.5, "h": 0.05}}], ids=["plain", "dropout", "zoneout"])
 def test_interrupted_in_process_resumes_identically(tmp_path, monkeypatch, reg):
     ref = train(_tiny(**reg), tmp_path / "ref", progress=False)
     calls = {"n": 0}
@@ -116,6 +117,20 @@ def test_dropout_and_weight_drop_change_training_not_evaluation():
         _tiny(weight_drop=1.0).validate()
     with pytest.raises(ValueError, match="weight_drop: expected 0 for variant 'indrnn', which has no recurrent matrix"):
         _tiny(variant="indrnn", weight_drop=0.1).validate()
+
+
+def test_zoneout_in_training_its_expectation_in_evaluation():
+    cfg = _tiny(zoneout={"h": 0.05, "c": 0.5}).validate()
+    assert cfg.zoneout == {"h": 0.05, "c": 0.5} and _tiny(zoneout={"h": 0.2, "c": 0.2}).validate().zoneout == 0.2
+    run, plain = _Run(cfg), _Run(_tiny().validate())
+    batch = run.task.batch(np.random.default_rng(0), 4)
+    ev = run.model.loss(batch)[0]
+    assert ev == run.model.loss(batch)[0] and ev != plain.model.loss(batch)[0]  # deterministic, not the plain cell
+    masked = run.model.loss_and_grads(batch, np.random.default_rng(1))[0]
+    assert masked == run.model.loss_and_grads(batch, np.random.default_rng(1))[0]
+    assert masked != run.model.loss_and_grads(batch, np.random.default_rng(2))[0]
+    with pytest.raises(ValueError, match="zoneout: expected probabilities for states of variant 'lstm'"):
+        _tiny(zoneout={"x": 0.1}).validate()
 
 
 # -- non-finite values ---------------------------------------------------------

@@ -52,7 +52,8 @@ def compiled(spec):
             ns[f"bw{st.index}"] = wrap(bind_function(spec.cls, st.backward, wrap=wrap))
         src = codegen.module_source(spec)
         path = _exec_source(spec, "step", src, ns)
-        names = ["init_p", "add_dy", "carry_g"] + [f"fwd{st.index}" for st in spec.stages] + \
+        names = ["init_p", "add_dy", "carry_g", "zone_g"] + \
+            [f"fwd{st.index}" for st in spec.stages] + \
             [f"bwd{st.index}" for st in spec.stages] + [f"addq{i}" for i in range(len(spec.products))] + \
             [f"{k}sum{st.index}" for st in spec.stages if st.row_outputs for k in "fb"]
         mod = {k: cuda.jit(**config.CUDA_JIT_OPTIONS)(ns[k]) for k in names}
@@ -126,6 +127,7 @@ class CudaTape:
     dt: np.dtype
     plan: object = None  # the persistent kernels' launch plan, or None for step kernels
     made_by: tuple = ()  # hostside.tape_signature of the forward that made it
+    zone: tuple = ()     # zoneout's (ZM, ZC, flag) on the device (a placeholder mask, ZC = Z[1:], 0 without it)
 
 
 def _launch(kernel, n, *args):
@@ -144,8 +146,10 @@ def _call(spec, fn, *args):
         raise
 
 
-def forward(spec, params, x, state0, lengths, kernels_mode="step"):
+def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None):
     """Like :func:`lstmlab.engine.forward`, run on the GPU: NumPy in, NumPy out, device tape.
+
+    ``zoneout``: None or the host mask (T, B, nstate*H), as the CPU engine's.
 
     ``kernels_mode``: "step" (one launch per product and stage per step) or
     "persistent" (the whole sequence in one cooperative launch, weights in
@@ -153,10 +157,12 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
     """
     hostside.check_forward(spec, params, x, state0, lengths)
     cuda = require()
-    K = compiled(spec)
     T, B, D = x.shape
     nst, _, H = state0.shape
     dt = x.dtype
+    if zoneout is not None:
+        hostside.check_zoneout(zoneout, T, B, nst * H, dt)
+    K = compiled(spec)
     G_ = len(spec.inputs)
     n = B * H
     xd = cuda.to_device(np.ascontiguousarray(x))
@@ -176,6 +182,10 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
     z0 = np.zeros((T + 1, B, nst * H), dt)
     z0[0] = hostside.pack_state(state0)
     Z = cuda.to_device(z0)  # one copy; the steps overwrite Z[1:]
+    if zoneout is not None:
+        zone = (cuda.to_device(zoneout), cuda.device_array((T, B, nst * H), dt), 1)
+    else:  # the new states are Z[1:]; the mask is never read
+        zone = (cuda.to_device(np.zeros((1, 1, 1), dt)), Z[1:], 0)
     S = cuda.to_device(np.zeros((T, B, max(1, len(spec.saved)) * H), dt))
     Y = cuda.to_device(np.zeros((T, B, H), dt))
     L = cuda.to_device(np.ascontiguousarray(lengths, dtype=np.int64))
@@ -185,7 +195,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
         blocks, threads, rpb, _, fwd_bytes, _ = plan
         pk = compiled_persistent(spec, dt)["pfwd"]
         args = [a for i in range(len(spec.products)) for a in (Rs[i], rbs[i], As[i])]
-        _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *Ps, *args, *rpb))
+        _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *Ps, *args, *rpb, *zone))
         T_loop = 0
     else:
         _call(spec, _launch, K["init_p"], n, Z, L, H, *Ps)
@@ -196,18 +206,20 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step"):
             for i in mine:
                 kernels.matmul(cuda, Ps[i][t], Rs[i], As[i], trans_b=True)
             extra = [a for i in mine for a in (As[i], rbs[i])]
-            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *Ps, *extra)
+            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *Ps, *extra, *zone)
             if st.row_outputs:  # a reduce stage: its terms become their sums, one thread per row
                 _launch(K[f"fsum{st.index}"], B, t, S, L, H)
     y = Y.copy_to_host()
     final = hostside.unpack_state(Z[T].copy_to_host(), nst, H)
-    return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H))
+    return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H),
+                              zone)
 
 
 def backward(spec, tape: CudaTape, dY, dstate):
     """Like :func:`lstmlab.engine.backward`, on the GPU; returns NumPy arrays."""
     hostside.check_backward(spec, tape, dY, dstate)
     cuda = require()
+    zone = tape.zone
     K = compiled(spec)
     T, B, D = tape.x.shape
     nst, _, H = dstate.shape
@@ -229,17 +241,19 @@ def backward(spec, tape: CudaTape, dY, dstate):
         pk = compiled_persistent(spec, dt)["pbwd"]
         args = [a for i in range(len(spec.products)) for a in (tape.R[i], dAs[i], Qs[i])]
         _call(spec, lambda: pk[blocks, threads, 0, bwd_bytes](tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
-                                                              dYd, *args, *cpb))
+                                                              dYd, *args, *cpb, *zone))
         T_loop = 0
     for t in range(T_loop - 1, -1, -1):
         kernels.fill(cuda, G)
         _launch(K["add_dy"], n, t, Gn, dYd, L, H)
+        if zone[2]:
+            _launch(K["zone_g"], n, t, zone[0], G, Gn, L, H)
         for st in reversed(spec.stages):
             mine = [i for i, _ in lay.stage_products(st.index)]
             if st.row_outputs:  # the gradient of a sum over units: the sum of the units' gradients
                 _launch(K[f"bsum{st.index}"], B, t, G, L, H)
             _call(spec, _launch, K[f"bwd{st.index}"], n, t, tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
-                  *[dAs[i] for i in mine])
+                  *[dAs[i] for i in mine], *zone)
             for i in mine:
                 kernels.matmul(cuda, dAs[i][t], tape.R[i], Qs[i])
                 _launch(K[f"addq{i}"], n, t, Qs[i], G, L, H)
@@ -279,4 +293,4 @@ def forget(cls) -> None:
 def release(tape: CudaTape) -> None:
     """Drop the tape's device buffers (freed when no longer referenced)."""
     tape.XP = tape.Z = tape.S = None
-    tape.P = []
+    tape.P, tape.zone = [], ()

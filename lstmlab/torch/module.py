@@ -106,9 +106,11 @@ class Recurrent(nn.Module):
     float64; gradients are exact (BPTT), for the input, the initial state and
     every parameter. ``dropout`` is torch's (on the outputs of every layer but
     the last, in training mode); ``weight_drop=p`` (an option of
-    :class:`lstmlab.RNN`) drops recurrent connections as AWD-LSTM does. Their
-    masks come from torch's random generator, so ``torch.manual_seed`` decides
-    them; ``.eval()`` gives the deterministic cell. CUDA tensors are refused for now.
+    :class:`lstmlab.RNN`) drops recurrent connections as AWD-LSTM does, and
+    ``zoneout=p`` (or ``{state: p}``) zones out the state inside the kernels.
+    Their masks come from torch's random generator, so ``torch.manual_seed``
+    decides them; ``.eval()`` gives the deterministic cell (zoneout's
+    expectation). CUDA tensors are refused for now.
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -193,7 +195,7 @@ class Recurrent(nn.Module):
         if layer.dropout != self.dropout:  # as nn.LSTM, the attribute is read at each call (checked by the layer)
             layer.dropout = self.dropout
         rng = None
-        if self.training and (layer.dropout or layer.weight_drop):  # masks from torch's generator (manual_seed)
+        if layer.draws_masks:  # masks from torch's generator (manual_seed)
             rng = np.random.default_rng(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
         states = self._states(state, x.shape[1], x.dtype, unbatched)
         x = x.contiguous()

@@ -54,6 +54,7 @@ class TrainConfig:
     dtype: str = "float32"
     dropout: float = 0.0            # non-recurrent connections: between layers and before the readout (Zaremba 2014)
     weight_drop: float = 0.0        # DropConnect on the recurrent matrices, one mask per step (Merity et al. 2018)
+    zoneout: float | dict = 0.0     # zoneout on every state, or {state: p} (Krueger et al. 2017)
     eval_every: int = 100
     eval_size: int = 1000
     log_every: int = 10
@@ -106,6 +107,8 @@ class TrainConfig:
         if self.weight_drop and not spec.products:
             raise ValueError(f"weight_drop: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
                              f"drop connections of, got {self.weight_drop!r}")
+        from ..regularise import check_zoneout, describe_zoneout
+        self.zoneout = describe_zoneout(spec, check_zoneout(spec, self.zoneout))  # one spelling per setting
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
                                           and math.isfinite(self.clip)):
