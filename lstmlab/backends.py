@@ -2,9 +2,10 @@
 
 A :class:`Backend` runs one direction of one layer:
 
-``forward(spec, params, x, state0, lengths, zoneout=None) -> (Y, final_state, tape)``
+``forward(spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None) -> (Y, final_state, tape)``
     x (T, B, D), state0 (nstate, B, H), lengths (B,) int64; NumPy in and out;
-    zoneout: None or the mask (T, B, nstate*H) of :func:`lstmlab.regularise.zone_mask`.
+    zoneout: None or the mask (T, B, nstate*H) of :func:`lstmlab.regularise.zone_mask`;
+    recurrent_masks: None or one (B, len(source)*H) mask per product.
 ``backward(spec, tape, dY, dstate) -> (grads, dx, dstate0)``
     exact BPTT from the tape its own forward returned.
 ``release(tape)``
@@ -28,7 +29,7 @@ __all__ = ["Backend", "CPU", "Recompute", "CUDA", "select"]
 class Backend(Protocol):
     name: str
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None): ...
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None): ...
 
     def backward(self, spec, tape, dY, dstate): ...
 
@@ -39,8 +40,8 @@ class CPU:
     """The Numba kernels of :mod:`lstmlab.engine`; the tape holds every step."""
     name = "cpu"
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None):
-        return engine.forward(spec, params, x, state0, lengths, zoneout)
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
+        return engine.forward(spec, params, x, state0, lengths, zoneout, recurrent_masks)
 
     def backward(self, spec, tape, dY, dstate):
         return engine.backward(spec, tape, dY, dstate)
@@ -55,8 +56,9 @@ class Recompute:
     K: int
     name = "cpu-recompute"
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None):
-        return recompute.forward(spec, params, x, state0, lengths, K=self.K, zoneout=zoneout)
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
+        return recompute.forward(spec, params, x, state0, lengths, K=self.K, zoneout=zoneout,
+                                 recurrent_masks=recurrent_masks)
 
     def backward(self, spec, tape, dY, dstate):
         return recompute.backward(spec, tape, dY, dstate)
@@ -74,9 +76,10 @@ class CUDA:
     kernels: str = "step"
     name = "cuda"
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None):
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
         from .cuda import engine as cuda_engine
-        return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels, zoneout=zoneout)
+        return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels, zoneout=zoneout,
+                                   recurrent_masks=recurrent_masks)
 
     def backward(self, spec, tape, dY, dstate):
         from .cuda import engine as cuda_engine

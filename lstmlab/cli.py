@@ -73,6 +73,9 @@ def _add_train(sub):
     g.add_argument("--weight-drop", type=number, default=d.weight_drop,
                    help="DropConnect in [0, 1) on the recurrent matrices, one mask per step (the weight-dropped "
                         "LSTM of Merity et al. 2018; default 0)")
+    g.add_argument("--recurrent-dropout", type=number, default=d.recurrent_dropout,
+                   help="variational dropout in [0, 1) on the recurrent matrices' inputs, one mask per sequence "
+                        "(Gal & Ghahramani 2016; default 0)")
     g.add_argument("--zoneout", type=probabilities, default=d.zoneout, metavar="P|STATE=P,...",
                    help="zoneout in [0, 1) on every state, or per state as c=0.5,h=0.05 (Krueger et al. 2017; "
                         "evaluation uses its expectation; default 0)")
@@ -125,7 +128,8 @@ def _cmd_train(args) -> int:
                       schedule=args.schedule, warmup=args.warmup, batch_size=args.batch_size, steps=args.steps,
                       seed=args.seed, init=args.init, forget_bias=args.forget_bias, t_max=args.t_max,
                       recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
-                      dtype=args.dtype, dropout=args.dropout, weight_drop=args.weight_drop, zoneout=args.zoneout,
+                      dtype=args.dtype, dropout=args.dropout, weight_drop=args.weight_drop,
+                      recurrent_dropout=args.recurrent_dropout, zoneout=args.zoneout,
                       eval_every=args.eval_every, eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite, task_options=dict(args.task_options))
@@ -187,7 +191,8 @@ def _cmd_variants(args) -> int:
             no_matrix.append(n)
         print(f"{n:<{w}}  state {','.join(spec.state):<14} {cls.reference or '-'}")
     print("\noptions of every variant (lstmlab.RNN, lstmlab train): dropout (between stacked layers; in training "
-          "also before the readout), weight_drop (DropConnect on the recurrent matrices"
+          "also before the readout), weight_drop and recurrent_dropout (DropConnect on the recurrent matrices, "
+          "variational dropout on their inputs"
           + (f"; not {', '.join(no_matrix)}: no recurrent matrix)" if no_matrix else ")")
           + ", zoneout (on every state, or per state, e.g. c=0.5,h=0.05)")
     return 0

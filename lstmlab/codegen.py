@@ -4,16 +4,17 @@ The engine knows stages, products and named values, never a particular
 variant. For each variant this module writes two plain functions, later
 compiled by Numba:
 
-``forward(x, WT, b, <RT_p, rb_p, P_p, A_p for each product p>, U, L, Z, S, Y, XP, ZM, ZC, zon)``
+``forward(x, WT, b, <RT_p, rb_p, P_p, A_p, PM_p for each product p>, U, L, Z, S, Y, XP, ZM, ZC, zon)``
     ``XP = x @ W.T + b`` in one GEMM per C = ``XP.shape[0]`` steps (C = T
     keeps the whole projection), then for each step and stage: one GEMM
     per product (``A_p = P_p[t] @ R_p.T``) and one fused pointwise pass.
-``backward(XP, Z, S, <R_p, dA_p, Q_p for each p>, U, L, dY, dXP, dU, G, Gn, ZM, ZC, zon)``
+``backward(XP, Z, S, <R_p, dA_p, Q_p, PM_p for each p>, U, L, dY, dXP, dU, G, Gn, ZM, ZC, zon)``
     exact BPTT: per step and stage (in reverse) one fused pointwise backward,
     then one GEMM per product (``Q_p = dA_p[t] @ R_p``) sending gradients to
     the product's sources. Weight gradients are whole-sequence GEMMs done by
     the caller afterwards.
 
+``PM_p``: product p's input mask (recurrent dropout; ones without it);
 ``ZM, ZC, zon``: zoneout's mask, the new states before it, and its flag
 (see :mod:`lstmlab.emit`).
 
@@ -44,7 +45,7 @@ def _with_scratch(lines, scratch, before, dtype_of):
 
 def _args(lay):
     """The per-product arguments, each followed by ", " (none for a step without products)."""
-    return "".join(f"RT{i}, rb{i}, P{i}, A{i}, " for i, _, _ in lay.prods)
+    return "".join(f"RT{i}, rb{i}, P{i}, A{i}, PM{i}, " for i, _, _ in lay.prods)
 
 
 def _row_gemv_rule(n_cols: str) -> str:
@@ -140,7 +141,7 @@ def forward_source(spec) -> str:
 
 def backward_source(spec) -> str:
     lay = emit.layout(spec)
-    pargs = "".join(f"R{i}, dA{i}, Q{i}, " for i, _, _ in lay.prods)
+    pargs = "".join(f"R{i}, dA{i}, Q{i}, PM{i}, " for i, _, _ in lay.prods)
     out = [
         f"def backward(XP, Z, S, {pargs}U, L, dY, dXP, dU, G, Gn, {emit.ZONE_ARGS}):",
         "    T = Z.shape[0] - 1",

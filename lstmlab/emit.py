@@ -17,6 +17,9 @@ every generated kernel:
 ``S (T, B, nsaved*H)``             values the forward keeps for the backward
 ``P<i> (T, B, len(source)*H)``     product i's input at each step
 ``A<i> (B, len(targets)*H)``       product i's result this step, ``P_i[t] @ R_i.T``
+``PM<i> (B, len(source)*H)``       product i's input mask, one per sequence (variational
+                                   recurrent dropout, Gal & Ghahramani 2016; ones without it):
+                                   P_i holds ``PM_i * source``, and its gradient goes back through it
 ``rb<i> (len(targets)*H,)``        product i's bias (zeros when it has none)
 ``Y (T, B, H)``                    output, zero past a sequence's length
 ``U (n_unit_params, H)``           per-unit parameters; ``L (B,)`` lengths
@@ -97,6 +100,7 @@ class Move:
     op: str = "="
     atomic: bool = False
     guard: str | None = None
+    scale: str | None = None  # an expression the source is multiplied by (a product input's mask)
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,8 @@ def forward_stage(lay: Layout, st, xp_step="t") -> StageCode:
             dest_t, guard = "t", None
         for i, _, p in lay.prods:
             if o in p.source:
-                stores.append(Move(f"P{i}[{dest_t}, bb, {p.source.index(o)} * H + j]", n, guard=guard))
+                q = p.source.index(o)
+                stores.append(Move(f"P{i}[{dest_t}, bb, {q} * H + j]", n, guard=guard, scale=_mask(i, q)))
     if last:  # past the sequence's end the state (and the products it feeds) is carried
         carry = [Move(f"Z[t + 1, bb, {s} * H + j]", f"Z[t, bb, {s} * H + j]") for s in range(nst)]
         for i, _, p in lay.prods:
@@ -243,13 +248,19 @@ def backward_stage(lay: Layout, st) -> StageCode:
 
 def init_product_moves(lay: Layout) -> list:
     """Step 0's product inputs read from the initial state."""
-    return [Move(f"P{i}[0, bb, {q} * H + j]", f"Z[0, bb, {lay.state.index(s)} * H + j]")
+    return [Move(f"P{i}[0, bb, {q} * H + j]", f"Z[0, bb, {lay.state.index(s)} * H + j]", scale=_mask(i, q))
             for i, _, p in lay.prods for q, s in enumerate(p.source) if s in lay.state]
 
 
+def _mask(i, q):
+    """Product i's input mask for source block q, unit (bb, j)."""
+    return f"PM{i}[bb, {q} * H + j]"
+
+
 def product_grad_moves(lay: Layout, i: int, p) -> list:
-    """``Q_i``'s columns back to the product's sources in G."""
-    return [Move(f"G[{lay.acc[s]}, bb, j]", f"Q{i}[bb, {q} * H + j]", "+=") for q, s in enumerate(p.source)]
+    """``Q_i``'s columns back to the product's sources in G (through the input mask)."""
+    return [Move(f"G[{lay.acc[s]}, bb, j]", f"Q{i}[bb, {q} * H + j]", "+=", scale=_mask(i, q))
+            for q, s in enumerate(p.source)]
 
 
 #: The output gradient enters the state gradient at each valid step.
@@ -295,6 +306,8 @@ def render_move(m: Move, result_name, atomic, next_step_cond) -> list:
     "step t + 1 exists".
     """
     src = result_name(m.src) if isinstance(m.src, int) else m.src
+    if m.scale is not None:
+        src = f"{src} * {m.scale}"
     if m.atomic and atomic is not None:
         line = atomic(m.dst, src)
     else:

@@ -124,15 +124,19 @@ class Tape:
     made_by: tuple = ()  # hostside.tape_signature of the forward that made it
     ZM: np.ndarray = None  # zoneout: the mask and the candidate states (None without zoneout)
     ZC: np.ndarray = None
+    PM: list = None        # each product's input mask (ones without recurrent dropout)
 
 
-def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray, zoneout=None):
+def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray, zoneout=None,
+            recurrent_masks=None):
     """Run one direction of one layer.
 
     x: (T, B, D); state0: (nstate, B, H); lengths: (B,) int64, 1 <= L <= T.
     zoneout: None, or the mask ``ZM`` (T, B, nstate*H): per step, row and
     state unit, 1 keeps the previous state and 0 takes the cell's new one
     (any value in [0, 1] mixes them; see :mod:`lstmlab.regularise`).
+    recurrent_masks: None, or one mask (B, len(source)*H) per product,
+    multiplying its input at every step (variational recurrent dropout).
     All float arrays share one dtype (float32 or float64), already validated.
     Returns ``(Y (T, B, H), final_state (nstate, B, H), tape)``.
     """
@@ -143,12 +147,13 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     zone = zoneout is not None
     if zone:
         hostside.check_zoneout(zoneout, T, B, nst * H, dt)
+    PM = hostside.input_masks(spec, recurrent_masks, B, H, dt)
     ker = kernels(spec)
     # the weights' transposes are views (F-ordered; BLAS reads them as they are): nothing is
     # re-laid-out per call, and an update in place is seen by the next call
     args = [x, params["W"].T, params["b"]]
     P, scratch = [], []
-    for p in spec.products:
+    for p, pm in zip(spec.products, PM):
         R = params[p.name]
         rb = hostside.product_bias(p, params, dt)
         # zeros: a product fed by a mid-step value is not written past a sequence's end
@@ -156,7 +161,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
         P.append(Pp)
         A = workspace.empty((B, R.shape[0]), dt)
         scratch.append(A)
-        args += [R.T, rb, Pp, A]
+        args += [R.T, rb, Pp, A, pm]
     U = hostside.unit_matrix(spec, params, H, dt)
     Z = workspace.empty((T + 1, B, nst * H), dt)
     Z[0] = hostside.pack_state(state0)
@@ -176,7 +181,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     workspace.give(*scratch)
     final = hostside.unpack_state(Z[-1], nst, H)  # Z[T]: the kernel carries the state past each end
     return Y, final, Tape(x, params, lengths, XP, Z, S, P, hostside.tape_signature(spec, x, H), zoneout,
-                          ZC if zone else None)
+                          ZC if zone else None, PM)
 
 
 def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
@@ -218,9 +223,9 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
         dXPc = dXP[:n]
         dXPc.fill(0)  # steps past a sequence's end must contribute nothing
         args = []
-        for R, dA, Q in zip(Rs, dAs, Qs):
+        for R, dA, Q, pm in zip(Rs, dAs, Qs, tape.PM):
             dA[:n].fill(0)
-            args += [R, dA[:n], Q]
+            args += [R, dA[:n], Q, pm]
         XP = tape.XP[t0:t1] if reads_x else tape.XP
         _call(spec, ker.backward, XP, tape.Z[t0:t1 + 1], tape.S[t0:t1], *args, U, L - t0,
               dY[t0:t1], dXPc, dU, G, Gn, *((tape.ZM[t0:t1], tape.ZC[t0:t1], 1) if zone else
@@ -252,7 +257,7 @@ def release(tape: Tape) -> None:
     workspace.give(tape.XP, tape.Z, tape.S, *tape.P)  # the 1-element XP placeholder is too small to pool
     if tape.ZC is not None:
         workspace.give(tape.ZC)
-    tape.XP = tape.Z = tape.S = tape.ZM = tape.ZC = None
+    tape.XP = tape.Z = tape.S = tape.ZM = tape.ZC = tape.PM = None
     tape.P = []
 
 

@@ -123,6 +123,32 @@ def check_forward(spec, params, x, state0, lengths) -> None:
     _want("lengths", lengths, (B,), _INT64)
 
 
+def input_masks(spec, masks, B, H, dt) -> list:
+    """Each product's input mask (B, len(source)*H): ``masks`` checked, or ones (cached) when None."""
+    if masks is None:
+        return [_ones((B, len(p.source) * H), dt) for p in spec.products]
+    if not isinstance(masks, (list, tuple)) or len(masks) != len(spec.products):
+        given = f"{type(masks).__name__} of {len(masks)}" if isinstance(masks, (list, tuple)) else type(masks).__name__
+        raise ValueError(f"recurrent_masks: expected a list of one mask per recurrent product of variant "
+                         f"{spec.name!r} ({len(spec.products)}), got {given}")
+    for p, m in zip(spec.products, masks):
+        _want(f"recurrent_masks[{p.name!r}]", m, (B, len(p.source) * H), dt)
+    return list(masks)
+
+
+_ONES: dict = {}
+
+
+def _ones(shape, dt) -> np.ndarray:
+    key = (shape, np.dtype(dt))
+    a = _ONES.get(key)
+    if a is None:
+        if len(_ONES) > 64:  # a few shapes in use at a time; never an unbounded cache
+            _ONES.clear()
+        a = _ONES[key] = np.ones(shape, dt)  # writable: a read-only array would be a second Numba signature
+    return a
+
+
 def check_zoneout(ZM, T, B, n, dt) -> None:
     """A zoneout mask handed to the kernels: (T, B, nstate*H), the layer's dtype, C-contiguous."""
     if not isinstance(ZM, np.ndarray):

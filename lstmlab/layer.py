@@ -124,9 +124,21 @@ class RNN:
         Dropout on the outputs of every layer but the last (``torch.nn.LSTM``'s).
     weight_drop : float in [0, 1)
         DropConnect on every recurrent matrix, one mask per forward (AWD-LSTM's
-        weight drop). Both act in training mode only (``train()``, the
-        default, as torch; ``eval()`` gives the deterministic cell) and draw
-        their masks from the forward's ``rng``; see :mod:`lstmlab.regularise`.
+        weight drop).
+    recurrent_dropout : float in [0, 1)
+        Variational recurrent dropout (Gal & Ghahramani 2016): the input of
+        every recurrent matrix times a mask drawn once per sequence, inside
+        the compiled kernels.
+    zoneout : float in [0, 1), or {state name: float}
+        Zoneout (Krueger et al. 2017) on every state variable, or on the
+        named ones (``{"c": 0.5, "h": 0.05}`` for the LSTM): each unit keeps
+        its previous value with that probability, per step, inside the
+        compiled kernels.
+
+    All four act in training mode (``train()``, the default, as torch) and
+    draw their masks from the forward's ``rng``; ``eval()`` gives the
+    deterministic cell, which with zoneout is its expectation (the paper's
+    rule). See :mod:`lstmlab.regularise`.
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, *,
@@ -134,7 +146,7 @@ class RNN:
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
-                 weight_drop: float = 0.0, zoneout=0.0):
+                 weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0):
         self.spec = get_spec(variant)
         self.backend = backends.select(device, cuda_kernels)
         self.device = device
@@ -160,6 +172,7 @@ class RNN:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._dropout, self._weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
         self._zoneout = regularise.check_zoneout(self.spec, zoneout)
+        self._recurrent_dropout = regularise.check_recurrent(self.spec, "recurrent_dropout", recurrent_dropout)
         self.training = True
         # masks when forward is given no rng: a stream spawned from rng's seed, which draws nothing from rng
         # (the parameters below are what they were before the options existed)
@@ -249,6 +262,15 @@ class RNN:
         self._weight_drop = regularise.check_options(self.spec, self._dropout, p, self.num_layers)[1]
 
     @property
+    def recurrent_dropout(self) -> float:
+        """Variational dropout on the recurrent matrices' inputs, in training mode (checked when set)."""
+        return self._recurrent_dropout
+
+    @recurrent_dropout.setter
+    def recurrent_dropout(self, p):
+        self._recurrent_dropout = regularise.check_recurrent(self.spec, "recurrent_dropout", p)
+
+    @property
     def zoneout(self):
         """Zoneout probabilities: one float for every state, or ``{state: p}`` (checked when set)."""
         return regularise.describe_zoneout(self.spec, self._zoneout)
@@ -258,9 +280,14 @@ class RNN:
         self._zoneout = regularise.check_zoneout(self.spec, p)
 
     @property
+    def stochastic(self) -> bool:
+        """Whether an option is set that draws random masks in training mode (whatever the mode now)."""
+        return bool(self._dropout or self._weight_drop or self._recurrent_dropout or any(self._zoneout))
+
+    @property
     def draws_masks(self) -> bool:
         """Whether a forward in the current mode draws random masks (training with an option set)."""
-        return self.training and bool(self._dropout or self._weight_drop or any(self._zoneout))
+        return self.training and self.stochastic
 
     def train(self, mode: bool = True) -> "RNN":
         """Training mode (dropout and weight drop act) or, with ``mode=False``, eval mode; returns the layer."""
@@ -285,7 +312,7 @@ class RNN:
         recompute: None (keep every step for the backward) or a segment length
         K: keep only every K-th state and recompute the rest during the
         backward (:mod:`lstmlab.recompute`), for sequences too long for memory.
-        rng: numpy Generator of the dropout, weight-drop and zoneout masks
+        rng: numpy Generator of the dropout, weight-drop, recurrent-dropout and zoneout masks
         (training mode with an option set); None draws from the layer's own stream.
         Returns ``(y, final_state, ctx)``; pass ``ctx`` to :meth:`backward`.
         """
@@ -321,6 +348,7 @@ class RNN:
         wdrop = self.weight_drop if self.training else 0.0
         drop = self.dropout if self.training else 0.0
         zprobs = self._zoneout if any(self._zoneout) else None
+        rdrop = self.recurrent_dropout if self.training else 0.0
         if self.draws_masks and rng is None:
             rng = self._mask_rng
         wmasks = [] if wdrop else None
@@ -337,7 +365,10 @@ class RNN:
                 s0 = np.ascontiguousarray(st[:, k + d])
                 zm = None if zprobs is None else regularise.zone_mask(rng, zprobs, T, B, self.hidden_size,
                                                                       self.training, self.dtype)
-                calls.append(lambda p=p, xin=xin, s0=s0, zm=zm: backend.forward(self.spec, p, xin, s0, L, zm))
+                rm = regularise.input_masks(self.spec, rng, rdrop, B, self.hidden_size, self.dtype) \
+                    if rdrop else None
+                calls.append(lambda p=p, xin=xin, s0=s0, zm=zm, rm=rm: backend.forward(self.spec, p, xin, s0, L,
+                                                                                      zm, rm))
             results = parallel.run_all(calls) if threaded else [c() for c in calls]
             for d, (Y, fin, tape) in enumerate(results):
                 if d == 1:

@@ -1,9 +1,9 @@
-r"""Dropout between stacked layers, DropConnect on the recurrent weights, zoneout.
+r"""Dropout between stacked layers, DropConnect on the recurrent weights, recurrent dropout, zoneout.
 
-Dropout and DropConnect act around the compiled kernels, zoneout inside them
-(both code generators emit it from the variant's state, :mod:`lstmlab.emit`),
-so every variant (built-in, subclassed, plugin) gets all three on its fast
-path, on the CPU and on CUDA:
+Dropout and DropConnect act around the compiled kernels, recurrent dropout
+and zoneout inside them (both code generators emit them from the variant's
+products and state, :mod:`lstmlab.emit`), so every variant (built-in,
+subclassed, plugin) gets all four on its fast path, on the CPU and on CUDA:
 
 - **dropout** (``p``), between stacked layers, as ``torch.nn.LSTM(dropout=p)``:
   the outputs of every layer but the last are multiplied by a fresh mask
@@ -19,6 +19,14 @@ path, on the CPU and on CUDA:
   of Neural Networks using DropConnect"; Merity, Keskar & Socher 2018,
   "Regularizing and Optimizing LSTM Language Models" (the weight-dropped LSTM,
   AWD-LSTM).
+- **recurrent_dropout** (``p``), the variational form of Gal & Ghahramani
+  2016, "A Theoretically Grounded Application of Dropout in Recurrent Neural
+  Networks" (NeurIPS): the input of each recurrent matrix (each product's
+  source, usually :math:`h_{t-1}`) is multiplied by a mask
+  :math:`m \sim \mathrm{Bernoulli}(1-p)/(1-p)` drawn once per sequence and
+  unit and shared by every step, :math:`R\,(m \odot h_{t-1})`; one mask per
+  matrix, shared by the gates it feeds (their "tied" form, Keras's
+  ``recurrent_dropout``). Eval mode is the plain cell.
 - **zoneout** (``p`` per state variable), Krueger et al. 2017, "Zoneout:
   Regularizing RNNs by Randomly Preserving Hidden Activations" (ICLR): each
   unit of each state keeps its previous value with probability :math:`p_s`,
@@ -61,16 +69,22 @@ def check_probability(name: str, p, variant: str) -> float:
     return float(p)
 
 
+def check_recurrent(spec, name: str, p) -> float:
+    """An option acting on the recurrent matrices: a probability, and 0 for a variant without one."""
+    p = check_probability(name, p, spec.name)
+    if p and not spec.products:
+        raise ValueError(f"{name}: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
+                         f"drop connections of, got {p!r}")
+    return p
+
+
 def check_options(spec, dropout, weight_drop, num_layers: int) -> tuple[float, float]:
     """Validated ``(dropout, weight_drop)`` for a stack of ``num_layers`` layers of ``spec``."""
     dropout = check_probability("dropout", dropout, spec.name)
-    weight_drop = check_probability("weight_drop", weight_drop, spec.name)
+    weight_drop = check_recurrent(spec, "weight_drop", weight_drop)
     if dropout and num_layers < 2:  # as torch.nn.LSTM: a warning, not an error
         warnings.warn(f"dropout={dropout}: acts between stacked layers, so it does nothing with num_layers="
                       f"{num_layers} (variant {spec.name!r})", stacklevel=3)
-    if weight_drop and not spec.products:
-        raise ValueError(f"weight_drop: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
-                         f"drop connections of, got {weight_drop!r}")
     return dropout, weight_drop
 
 
@@ -78,6 +92,11 @@ def mask(rng: np.random.Generator, shape, p: float, dtype) -> np.ndarray:
     """An inverted-dropout mask: 0 with probability p, else 1 / (1 - p); ``dtype`` as the layer."""
     keep = rng.random(shape) >= p
     return (keep * (1.0 / (1.0 - p))).astype(dtype)
+
+
+def input_masks(spec, rng, p: float, B: int, H: int, dtype) -> list:
+    """Recurrent dropout's masks: one (B, len(source)*H) inverted-dropout mask per product, per sequence."""
+    return [mask(rng, (B, len(pr.source) * H), p, dtype) for pr in spec.products]
 
 
 def drop_weights(spec, params: dict, p: float, rng, dtype) -> tuple[dict, dict]:

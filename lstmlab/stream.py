@@ -69,8 +69,10 @@ class Stream:
         for l in range(layer.num_layers):
             p = layer.block_params(f"layer{l}")
             args = [self._x[l], p["W"].T, p["b"]]
+            masks = hostside.input_masks(spec, None, self.batch, H, layer.dtype)  # ones: no recurrent dropout
             for i, pr in enumerate(spec.products):
-                args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i]]
+                args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i],
+                         masks[i]]
             self._units.append([p[u] for u in spec.unit_params])
             self._U.append(hostside.unit_matrix(spec, p, H, layer.dtype))
             args += [self._U[l], self._L, self._Z[l], self._S[l], self._Y[l], self._XP[l], *self._zone[l]]

@@ -119,7 +119,8 @@ def test_device_arrays_in_and_out_and_clear_errors():
 
 
 def test_regularisation_options_on_cuda_match_the_cpu():
-    """Dropout and weight drop act around the kernels, zoneout inside them: the same masks give the same
+    """Dropout and weight drop act around the kernels, recurrent dropout and zoneout inside them: the same masks
+    give the same
     results on CUDA, step and persistent kernels, for lstm, gru and a user's (derived-backward) variant."""
     code = textwrap.dedent('''
         import numpy as np
@@ -135,7 +136,8 @@ def test_regularisation_options_on_cuda_match_the_cpu():
         zone = {"lstm": {"c": 0.5, "h": 0.2}, "gru": 0.3, "user_zone": 0.3}
         for name in ("lstm", "gru", "user_zone"):
             for kernels in ("step", "persistent"):
-                kw = dict(num_layers=2, dropout=0.3, weight_drop=0.4, zoneout=zone[name], dtype=np.float64, seed=2)
+                kw = dict(num_layers=2, dropout=0.3, weight_drop=0.4, recurrent_dropout=0.3, zoneout=zone[name],
+                          dtype=np.float64, seed=2)
                 cpu = lstmlab.RNN(name, 3, 4, **kw)
                 gpu = lstmlab.RNN(name, 3, 4, device="cuda", cuda_kernels=kernels, **kw)
                 gpu.set_params(cpu.params)

@@ -1,9 +1,10 @@
-"""Dropout between layers and DropConnect on the recurrent weights, for every registered variant."""
+"""Dropout between layers, DropConnect and variational recurrent dropout, for every registered variant."""
 import numpy as np
 import pytest
 from conftest import central_differences, random_inputs
 
 import lstmlab
+from lstmlab import regularise
 from lstmlab.registry import get_spec
 
 
@@ -17,7 +18,8 @@ def _layer(variant, bidirectional=False, **options):
 
 
 def _options(variant):
-    return dict(dropout=0.4, weight_drop=0.3 if get_spec(variant).products else 0.0)
+    recurrent = 0.3 if get_spec(variant).products else 0.0
+    return dict(dropout=0.4, weight_drop=recurrent, recurrent_dropout=recurrent)
 
 
 def test_gradients_are_exact_for_the_sampled_masks(variant):
@@ -86,6 +88,8 @@ def test_options_are_checked_when_set():
         layer.dropout = 1.0
     with pytest.raises(ValueError, match="weight_drop: expected 0 for variant 'indrnn'.*got 0.1"):
         layer.weight_drop = 0.1
+    with pytest.raises(ValueError, match="recurrent_dropout: expected 0 for variant 'indrnn', which has no recurrent"):
+        layer.recurrent_dropout = 0.1
     layer.dropout = 0.25
     assert layer.dropout == 0.25
 
@@ -107,7 +111,7 @@ def test_dropout_mask_statistics():
     assert abs((masks["R"] == 0).mean() - 0.5) < 0.02
 
 
-@pytest.mark.parametrize("option", ["dropout", "weight_drop"])
+@pytest.mark.parametrize("option", ["dropout", "weight_drop", "recurrent_dropout"])
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan"), "0.2", True])
 def test_bad_probabilities_name_the_option_and_the_variant(option, bad):
     with pytest.raises(ValueError, match=rf"{option}: expected a probability in \[0, 1\) for variant 'gru'"):
@@ -123,3 +127,21 @@ def test_bad_rng_is_refused():
     layer = lstmlab.RNN("lstm", 2, 3, 2, dropout=0.2)
     with pytest.raises(TypeError, match="rng: expected None or a numpy.random.Generator"):
         layer.forward(np.zeros((2, 1, 2), np.float32), rng=5)
+
+
+def test_recurrent_dropout_is_one_mask_per_sequence_on_the_recurrent_input():
+    """Gal & Ghahramani's variational form: for one sequence, R (m * h_{t-1}) at every step is the plain cell
+    with R's columns scaled by the same mask m (inverted: 0 or 1/(1-p))."""
+    for variant in ("lstm", "gru"):
+        layer = lstmlab.RNN(variant, 2, 5, dtype=np.float64, seed=1, recurrent_dropout=0.4)
+        x = np.random.default_rng(0).standard_normal((6, 1, 2))
+        y, _, _ = layer.forward(x, rng=np.random.default_rng(7))
+        spec = layer.spec
+        masks = regularise.input_masks(spec, np.random.default_rng(7), 0.4, 1, 5, np.float64)
+        assert set(np.unique(np.concatenate(masks, axis=None))) <= {0.0, 1 / 0.6}
+        plain = lstmlab.RNN(variant, 2, 5, dtype=np.float64)
+        p = dict(layer.params)
+        for pr, m in zip(spec.products, masks):
+            p[f"layer0.{pr.name}"] = p[f"layer0.{pr.name}"] * m[0][None, :]
+        plain.set_params(p)
+        np.testing.assert_allclose(y, plain.forward(x)[0], rtol=1e-13, atol=1e-15)

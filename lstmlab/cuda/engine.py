@@ -128,6 +128,7 @@ class CudaTape:
     plan: object = None  # the persistent kernels' launch plan, or None for step kernels
     made_by: tuple = ()  # hostside.tape_signature of the forward that made it
     zone: tuple = ()     # zoneout's (ZM, ZC, flag) on the device (a placeholder mask, ZC = Z[1:], 0 without it)
+    PM: list = None      # the products' input masks on the device
 
 
 def _launch(kernel, n, *args):
@@ -146,10 +147,10 @@ def _call(spec, fn, *args):
         raise
 
 
-def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None):
+def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None, recurrent_masks=None):
     """Like :func:`lstmlab.engine.forward`, run on the GPU: NumPy in, NumPy out, device tape.
 
-    ``zoneout``: None or the host mask (T, B, nstate*H), as the CPU engine's.
+    ``zoneout``, ``recurrent_masks``: None or host masks, as the CPU engine's.
 
     ``kernels_mode``: "step" (one launch per product and stage per step) or
     "persistent" (the whole sequence in one cooperative launch, weights in
@@ -162,6 +163,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None)
     dt = x.dtype
     if zoneout is not None:
         hostside.check_zoneout(zoneout, T, B, nst * H, dt)
+    PM = [cuda.to_device(np.ascontiguousarray(m)) for m in hostside.input_masks(spec, recurrent_masks, B, H, dt)]
     K = compiled(spec)
     G_ = len(spec.inputs)
     n = B * H
@@ -190,15 +192,16 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None)
     Y = cuda.to_device(np.zeros((T, B, H), dt))
     L = cuda.to_device(np.ascontiguousarray(lengths, dtype=np.int64))
     lay = emit.layout(spec)
+    PPs = [a for i in range(len(spec.products)) for a in (Ps[i], PM[i])]  # each product's input and its mask
     plan = _persistent_plan(spec, dt, B, H) if kernels_mode == "persistent" else None
     if plan is not None:
         blocks, threads, rpb, _, fwd_bytes, _ = plan
         pk = compiled_persistent(spec, dt)["pfwd"]
         args = [a for i in range(len(spec.products)) for a in (Rs[i], rbs[i], As[i])]
-        _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *Ps, *args, *rpb, *zone))
+        _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *PPs, *args, *rpb, *zone))
         T_loop = 0
     else:
-        _call(spec, _launch, K["init_p"], n, Z, L, H, *Ps)
+        _call(spec, _launch, K["init_p"], n, Z, L, H, *PPs)
         T_loop = T
     for t in range(T_loop):
         for st in spec.stages:
@@ -206,13 +209,13 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None)
             for i in mine:
                 kernels.matmul(cuda, Ps[i][t], Rs[i], As[i], trans_b=True)
             extra = [a for i in mine for a in (As[i], rbs[i])]
-            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *Ps, *extra, *zone)
+            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *PPs, *extra, *zone)
             if st.row_outputs:  # a reduce stage: its terms become their sums, one thread per row
                 _launch(K[f"fsum{st.index}"], B, t, S, L, H)
     y = Y.copy_to_host()
     final = hostside.unpack_state(Z[T].copy_to_host(), nst, H)
     return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H),
-                              zone)
+                              zone, PM)
 
 
 def backward(spec, tape: CudaTape, dY, dstate):
@@ -239,7 +242,7 @@ def backward(spec, tape: CudaTape, dY, dstate):
     if tape.plan is not None:
         blocks, threads, _, cpb, _, bwd_bytes = tape.plan
         pk = compiled_persistent(spec, dt)["pbwd"]
-        args = [a for i in range(len(spec.products)) for a in (tape.R[i], dAs[i], Qs[i])]
+        args = [a for i in range(len(spec.products)) for a in (tape.R[i], dAs[i], Qs[i], tape.PM[i])]
         _call(spec, lambda: pk[blocks, threads, 0, bwd_bytes](tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
                                                               dYd, *args, *cpb, *zone))
         T_loop = 0
@@ -256,7 +259,7 @@ def backward(spec, tape: CudaTape, dY, dstate):
                   *[dAs[i] for i in mine], *zone)
             for i in mine:
                 kernels.matmul(cuda, dAs[i][t], tape.R[i], Qs[i])
-                _launch(K[f"addq{i}"], n, t, Qs[i], G, L, H)
+                _launch(K[f"addq{i}"], n, t, Qs[i], G, L, H, tape.PM[i])
         _launch(K["carry_g"], n, t, Gn, G, L, H)
     TB = T * B
     ones = cuda.to_device(np.ones((1, TB), dt))

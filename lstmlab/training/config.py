@@ -54,6 +54,7 @@ class TrainConfig:
     dtype: str = "float32"
     dropout: float = 0.0            # non-recurrent connections: between layers and before the readout (Zaremba 2014)
     weight_drop: float = 0.0        # DropConnect on the recurrent matrices, one mask per step (Merity et al. 2018)
+    recurrent_dropout: float = 0.0  # on the recurrent matrices' inputs, one mask per sequence (Gal & Ghahramani 2016)
     zoneout: float | dict = 0.0     # zoneout on every state, or {state: p} (Krueger et al. 2017)
     eval_every: int = 100
     eval_size: int = 1000
@@ -102,12 +103,10 @@ class TrainConfig:
         resolve_recurrent_init(spec, self.recurrent_init, recurrent_gain=self.recurrent_gain)
         _choice("dtype", self.dtype, ("float32", "float64"))
         from ..regularise import check_probability
-        for name in ("dropout", "weight_drop"):
-            check_probability(name, getattr(self, name), spec.name)
-        if self.weight_drop and not spec.products:
-            raise ValueError(f"weight_drop: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
-                             f"drop connections of, got {self.weight_drop!r}")
-        from ..regularise import check_zoneout, describe_zoneout
+        check_probability("dropout", self.dropout, spec.name)
+        from ..regularise import check_recurrent, check_zoneout, describe_zoneout
+        for name in ("weight_drop", "recurrent_dropout"):
+            check_recurrent(spec, name, getattr(self, name))
         self.zoneout = describe_zoneout(spec, check_zoneout(spec, self.zoneout))  # one spelling per setting
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0

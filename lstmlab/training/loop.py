@@ -131,7 +131,8 @@ class _Run:
                                    init=cfg.init, forget_bias=cfg.forget_bias, t_max=cfg.t_max,
                                    recurrent_init=cfg.recurrent_init, recurrent_gain=cfg.recurrent_gain,
                                    rng=np.random.default_rng([cfg.seed, 1]), dropout=cfg.dropout,
-                                   weight_drop=cfg.weight_drop, zoneout=cfg.zoneout)
+                                   weight_drop=cfg.weight_drop, recurrent_dropout=cfg.recurrent_dropout,
+                                   zoneout=cfg.zoneout)
         self.opt = cfg.make_optimizer()
         self.opt_state = self.opt.init(self.model.params)
         self.data_rng = np.random.default_rng([cfg.seed, 0])
@@ -199,7 +200,8 @@ class _Run:
         cfg, step = self.cfg, self.step + 1
         batch = self.task.batch(self.data_rng, cfg.batch_size)
         # the masks of this step follow from the seed and the step alone, so a resumed run draws the same ones
-        masks = np.random.default_rng([cfg.seed, 2, step]) if cfg.dropout or cfg.weight_drop or cfg.zoneout else None
+        stochastic = cfg.dropout or cfg.weight_drop or cfg.recurrent_dropout or cfg.zoneout
+        masks = np.random.default_rng([cfg.seed, 2, step]) if stochastic else None
         loss, grads = self.model.loss_and_grads(batch, masks)
         bad = None if math.isfinite(loss) else ("loss", f"loss = {loss}")
         if bad is None:

@@ -39,6 +39,8 @@ class SequenceModel:
         before the readout, so that it acts with one layer too.
     weight_drop : float in [0, 1)
         DropConnect on the recurrent matrices (the layer's ``weight_drop``).
+    recurrent_dropout : float in [0, 1)
+        Variational dropout on the recurrent matrices' inputs (the layer's).
     zoneout : float in [0, 1) or {state: float}
         Zoneout on the states (the layer's ``zoneout``).
 
@@ -50,7 +52,7 @@ class SequenceModel:
     def __init__(self, task: Task, variant, hidden: int, layers: int = 1, *, dtype=np.float32,
                  init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
                  recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None,
-                 dropout: float = 0.0, weight_drop: float = 0.0, zoneout=0.0):
+                 dropout: float = 0.0, weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.task = task
         if init == "chrono" and t_max is None:
@@ -58,7 +60,8 @@ class SequenceModel:
         self.rnn = RNN(variant, task.feature_size, hidden, layers, dtype=dtype, init=init,
                        forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
                        recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng,
-                       dropout=dropout if layers > 1 else 0.0, weight_drop=weight_drop, zoneout=zoneout)
+                       dropout=dropout if layers > 1 else 0.0, weight_drop=weight_drop,
+                       recurrent_dropout=recurrent_dropout, zoneout=zoneout)
         self.dropout = regularise.check_probability("dropout", dropout, self.rnn.spec.name)
         self.dtype = self.rnn.dtype
         K = task.output_size
@@ -125,10 +128,10 @@ class SequenceModel:
     def loss_and_grads(self, batch: Batch, rng: np.random.Generator | None = None):
         """(loss, grads): grads has the keys of ``params``, each array's shape and dtype.
 
-        rng: the dropout, weight-drop and zoneout masks of this step (training
-        mode); None (or no option set) gives the deterministic cell's gradients.
+        rng: the masks of this step (training mode); None (or no option set)
+        gives the deterministic cell's gradients.
         """
-        masked = rng is not None and (self.dropout or self.rnn.weight_drop or self.rnn.zoneout)
+        masked = rng is not None and (self.dropout or self.rnn.stochastic)
         z, feats, ctx, (T, B, H), fmask = self._forward(batch, rng if masked else None)
         loss, dz = self._loss(z, batch.targets, batch.weights)
         W = self.params["readout.W"]
