@@ -18,8 +18,9 @@ every generated kernel:
 ``P<i> (T, B, len(source)*H)``     product i's input at each step
 ``A<i> (B, len(targets)*H)``       product i's result this step, ``P_i[t] @ R_i.T``
 ``PM<i> (B, len(source)*H)``       product i's input mask, one per sequence (variational
-                                   recurrent dropout, Gal & Ghahramani 2016; ones without it):
-                                   P_i holds ``PM_i * source``, and its gradient goes back through it
+                                   recurrent dropout, Gal & Ghahramani 2016), read only when the
+                                   flag ``rdo`` is set: ``P_i[t] *= PM_i`` before the product,
+                                   ``Q_i *= PM_i`` before its gradient is scattered
 ``rb<i> (len(targets)*H,)``        product i's bias (zeros when it has none)
 ``Y (T, B, H)``                    output, zero past a sequence's length
 ``U (n_unit_params, H)``           per-unit parameters; ``L (B,)`` lengths
@@ -29,13 +30,15 @@ every generated kernel:
 
 ``ZC (T, B, nstate*H)``            the cell's new state before zoneout (what a backward's
                                    ``<state>_new`` reads); without zoneout a view of ``Z[1:]``
-``ZM (T, B, nstate*H)``            zoneout (Krueger et al. 2017), read only when the kernels'
-                                   flag ``zon`` is set: 1 keeps the previous state, 0 takes the
+``ZM (T, B, nstate*H)``            zoneout (Krueger et al. 2017), read only with zoneout
+                                   (flag ``zon`` on CUDA): 1 keeps the previous state, 0 takes the
                                    new one (training), or the probability (eval);
                                    ``Z[t+1] = ZM*Z[t] + (1-ZM)*ZC[t]``
 
-One kernel serves both: zoneout's statements run under ``if zon:`` (one test
-per row and step), so no variant compiles twice.
+One kernel serves every setting: the options' statements are passes of their
+own under ``if zon:`` / ``if rdo:`` (:func:`zone_moves`, :func:`input_mask_moves`,
+:func:`zone_grad_moves`, :func:`grad_mask_moves`), so no variant compiles twice
+and the plain cell's loops are the same with or without them.
 
 Step ``t`` of stage ``k`` is then: the products of the stage, one pointwise
 pass (:func:`forward_stage`); in the backward, stages in reverse, one
@@ -48,10 +51,12 @@ from dataclasses import dataclass
 
 #: ``Move.guard`` value: only when step t + 1 exists (the next product input).
 NEXT_STEP = "next_step"
-#: The condition of zoneout's statements: the kernels' last argument, 1 with zoneout, else 0.
+#: The conditions of the options' passes: flags, 1 with zoneout / recurrent dropout, else 0 (the CPU
+#: generator tests zoneout by the mask's rows instead, see :mod:`lstmlab.codegen`).
 ZONE_ON = "zon"
-#: The zoneout arguments every generated kernel ends with.
-ZONE_ARGS = "ZM, ZC, zon"
+RDO_ON = "rdo"
+#: The arguments the CUDA persistent kernels end with.
+OPTION_ARGS = "ZM, ZC, zon, rdo"
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,6 @@ class Move:
     op: str = "="
     atomic: bool = False
     guard: str | None = None
-    scale: str | None = None  # an expression the source is multiplied by (a product input's mask)
 
 
 @dataclass(frozen=True)
@@ -127,16 +131,6 @@ class StageCode:
     carry: tuple = ()
     sums_before: tuple = ()
     sums_after: tuple = ()
-    keeps: tuple = ()   # zoneout (under ZONE_ON): Moves storing the candidate states, then
-    mixes: tuple = ()   # each state result's :class:`Mix` with the previous state, before the stores
-
-
-@dataclass(frozen=True)
-class Mix:
-    """Zoneout of result ``result``: ``r = mask * old + (1 - mask) * r`` (exact for a 0/1 mask)."""
-    result: int
-    mask: str
-    old: str
 
 
 def arg_source(lay: Layout, kind, key, mine, last, xp_step="t"):
@@ -196,12 +190,7 @@ def _call(args, lay, mine, last, xp_step, fixed_grad):
 
 
 def forward_stage(lay: Layout, st, xp_step="t") -> StageCode:
-    """Stage ``st``'s forward pass: read arguments, call ``f<k>``, store the outputs.
-
-    The final stage's ``keeps`` and ``mixes`` are zoneout's, rendered under
-    :data:`ZONE_ON`: the new states go to ZC, then each is mixed with the
-    previous state by ZM before the stores.
-    """
+    """Stage ``st``'s forward pass: read arguments, call ``f<k>``, store the outputs."""
     last = st.index == lay.n_stages - 1
     nst = len(lay.state)
     mine = lay.stage_products(st.index)
@@ -218,8 +207,7 @@ def forward_stage(lay: Layout, st, xp_step="t") -> StageCode:
             dest_t, guard = "t", None
         for i, _, p in lay.prods:
             if o in p.source:
-                q = p.source.index(o)
-                stores.append(Move(f"P{i}[{dest_t}, bb, {q} * H + j]", n, guard=guard, scale=_mask(i, q)))
+                stores.append(Move(f"P{i}[{dest_t}, bb, {p.source.index(o)} * H + j]", n, guard=guard))
     if last:  # past the sequence's end the state (and the products it feeds) is carried
         carry = [Move(f"Z[t + 1, bb, {s} * H + j]", f"Z[t, bb, {s} * H + j]") for s in range(nst)]
         for i, _, p in lay.prods:
@@ -227,12 +215,7 @@ def forward_stage(lay: Layout, st, xp_step="t") -> StageCode:
                 carry += [Move(f"P{i}[t + 1, bb, {q} * H + j]", f"P{i}[t, bb, {q} * H + j]", guard=NEXT_STEP)
                           for q in range(len(p.source))]
     sums = tuple(f"S[t, bb, {lay.slot[o]} * H + j]" for o in st.row_outputs)
-    keeps = mixes = ()
-    if last:
-        keeps = tuple(Move(f"ZC[t, bb, {n} * H + j]", n) for n in range(nst))
-        mixes = tuple(Mix(n, f"ZM[t, bb, {n} * H + j]", f"Z[t, bb, {n} * H + j]") for n in range(nst))
-    return StageCode(loads, f"f{st.index}", call_args, len(st.outputs), tuple(stores), tuple(carry), (), sums,
-                     keeps, mixes)
+    return StageCode(loads, f"f{st.index}", call_args, len(st.outputs), tuple(stores), tuple(carry), (), sums)
 
 
 def backward_stage(lay: Layout, st) -> StageCode:
@@ -248,19 +231,45 @@ def backward_stage(lay: Layout, st) -> StageCode:
 
 def init_product_moves(lay: Layout) -> list:
     """Step 0's product inputs read from the initial state."""
-    return [Move(f"P{i}[0, bb, {q} * H + j]", f"Z[0, bb, {lay.state.index(s)} * H + j]", scale=_mask(i, q))
+    return [Move(f"P{i}[0, bb, {q} * H + j]", f"Z[0, bb, {lay.state.index(s)} * H + j]")
             for i, _, p in lay.prods for q, s in enumerate(p.source) if s in lay.state]
 
 
-def _mask(i, q):
-    """Product i's input mask for source block q, unit (bb, j)."""
-    return f"PM{i}[bb, {q} * H + j]"
+def zone_moves(lay: Layout) -> list:
+    """Zoneout's forward (under :data:`ZONE_ON`), after the final stage of a running sequence's step.
+
+    The stage stored the cell's new states in ``Z[t+1]`` (and the output and
+    the next products' inputs from them); this keeps them in ``ZC[t]`` and
+    replaces each by ``ZM * Z[t] + (1 - ZM) * ZC[t]`` (exact for a 0/1 mask),
+    then rewrites what was stored from them.
+    """
+    nst = len(lay.state)
+    out = [Move(f"ZC[t, bb, {s} * H + j]", f"Z[t + 1, bb, {s} * H + j]") for s in range(nst)]
+    for s in range(nst):
+        z = f"ZM[t, bb, {s} * H + j]"
+        out.append(Move(f"Z[t + 1, bb, {s} * H + j]", f"{z} * Z[t, bb, {s} * H + j] + (1.0 - {z}) * "
+                                                        f"ZC[t, bb, {s} * H + j]"))
+    out.append(Move("Y[t, bb, j]", "Z[t + 1, bb, j]"))
+    out += [Move(f"P{i}[t + 1, bb, {q} * H + j]", f"Z[t + 1, bb, {lay.state.index(s)} * H + j]", guard=NEXT_STEP)
+            for i, _, p in lay.prods for q, s in enumerate(p.source) if s in lay.state]
+    return out
+
+
+def input_mask_moves(lay: Layout, i: int, p) -> list:
+    """Recurrent dropout (under :data:`RDO_ON`): product i's input at step t times its mask, before the product."""
+    return [Move(f"P{i}[t, bb, {q} * H + j]", f"P{i}[t, bb, {q} * H + j] * PM{i}[bb, {q} * H + j]")
+            for q in range(len(p.source))]
+
+
+def grad_mask_moves(lay: Layout, i: int, p) -> list:
+    """Recurrent dropout's backward (under :data:`RDO_ON`): ``Q_i`` times the mask, before its scatter."""
+    return [Move(f"Q{i}[bb, {q} * H + j]", f"Q{i}[bb, {q} * H + j] * PM{i}[bb, {q} * H + j]")
+            for q in range(len(p.source))]
 
 
 def product_grad_moves(lay: Layout, i: int, p) -> list:
-    """``Q_i``'s columns back to the product's sources in G (through the input mask)."""
-    return [Move(f"G[{lay.acc[s]}, bb, j]", f"Q{i}[bb, {q} * H + j]", "+=", scale=_mask(i, q))
-            for q, s in enumerate(p.source)]
+    """``Q_i``'s columns back to the product's sources in G."""
+    return [Move(f"G[{lay.acc[s]}, bb, j]", f"Q{i}[bb, {q} * H + j]", "+=") for q, s in enumerate(p.source)]
 
 
 #: The output gradient enters the state gradient at each valid step.
@@ -292,12 +301,6 @@ def render_call(code: StageCode, load_name, result_names) -> str:
     return f"{', '.join(result_names)}, = {code.call}({', '.join(args)})"
 
 
-def render_mix(m: Mix, result_name) -> str:
-    """A :class:`Mix` as one statement on the backend's name of its result."""
-    r = result_name(m.result)
-    return f"{r} = {m.mask} * {m.old} + (1.0 - {m.mask}) * {r}"
-
-
 def render_move(m: Move, result_name, atomic, next_step_cond) -> list:
     """A :class:`Move` as source lines, guard included.
 
@@ -306,8 +309,6 @@ def render_move(m: Move, result_name, atomic, next_step_cond) -> list:
     "step t + 1 exists".
     """
     src = result_name(m.src) if isinstance(m.src, int) else m.src
-    if m.scale is not None:
-        src = f"{src} * {m.scale}"
     if m.atomic and atomic is not None:
         line = atomic(m.dst, src)
     else:

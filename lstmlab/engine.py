@@ -174,14 +174,14 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     # without zoneout the new states are Z[1:] and the mask is never read
     ZC = workspace.empty((T, B, nst * H), dt) if zone else Z[1:]
     ZM = zoneout if zone else no_mask(dt)
-    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP, ZM, ZC, int(zone))
+    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP, ZM, ZC)
     if not keep:
         scratch.append(XP)
         XP = _NO_XP.setdefault(np.dtype(dt), np.zeros((1, 1, 1), dt))
     workspace.give(*scratch)
     final = hostside.unpack_state(Z[-1], nst, H)  # Z[T]: the kernel carries the state past each end
     return Y, final, Tape(x, params, lengths, XP, Z, S, P, hostside.tape_signature(spec, x, H), zoneout,
-                          ZC if zone else None, PM)
+                          ZC if zone else None, PM if recurrent_masks is not None else None)
 
 
 def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
@@ -203,6 +203,7 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
     H = dY.shape[2]
     dt = x.dtype
     C = min(T, max(1, -(-config.CHUNK_ROWS // B)))
+    PM = tape.PM if tape.PM is not None else hostside.input_masks(spec, None, B, H, dt)
     G_ = len(spec.inputs)
     Rs = [params[p.name] for p in spec.products]
     dAs = [workspace.empty((C, B, R.shape[0]), dt) for R in Rs]
@@ -223,13 +224,13 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
         dXPc = dXP[:n]
         dXPc.fill(0)  # steps past a sequence's end must contribute nothing
         args = []
-        for R, dA, Q, pm in zip(Rs, dAs, Qs, tape.PM):
+        for R, dA, Q, pm in zip(Rs, dAs, Qs, PM):
             dA[:n].fill(0)
             args += [R, dA[:n], Q, pm]
         XP = tape.XP[t0:t1] if reads_x else tape.XP
         _call(spec, ker.backward, XP, tape.Z[t0:t1 + 1], tape.S[t0:t1], *args, U, L - t0,
-              dY[t0:t1], dXPc, dU, G, Gn, *((tape.ZM[t0:t1], tape.ZC[t0:t1], 1) if zone else
-                                            (no_mask(dt), tape.Z[t0 + 1:t1 + 1], 0)))
+              dY[t0:t1], dXPc, dU, G, Gn, *((tape.ZM[t0:t1], tape.ZC[t0:t1]) if zone else
+                                            (no_mask(dt), tape.Z[t0 + 1:t1 + 1])))
         dXP2 = dXPc.reshape(n * B, -1)
         hostside.add_weight_grads(spec, grads, dXP2, x[t0:t1].reshape(n * B, D),
                                   [dA[:n].reshape(n * B, -1) for dA in dAs],
@@ -245,10 +246,10 @@ _NO_MASK: dict = {}
 
 
 def no_mask(dt) -> np.ndarray:
-    """The placeholder passed for the zoneout mask when the flag is off (never read)."""
+    """The zoneout mask passed without zoneout: no rows, so the kernels' zoneout pass never runs."""
     m = _NO_MASK.get(dt)
     if m is None:
-        m = _NO_MASK[np.dtype(dt)] = np.zeros((1, 1, 1), dt)
+        m = _NO_MASK[np.dtype(dt)] = np.zeros((0, 1, 1), dt)
     return m
 
 

@@ -123,10 +123,11 @@ def check_forward(spec, params, x, state0, lengths) -> None:
     _want("lengths", lengths, (B,), _INT64)
 
 
-def input_masks(spec, masks, B, H, dt) -> list:
-    """Each product's input mask (B, len(source)*H): ``masks`` checked, or ones (cached) when None."""
+def input_masks(spec, masks, B, H, dt, rows=None) -> list:
+    """Each product's input mask (B, len(source)*H), ``masks`` checked; when None, placeholders of
+    ``rows`` rows (cached; 0 for the CPU kernels, whose mask pass runs over the mask's rows)."""
     if masks is None:
-        return [_ones((B, len(p.source) * H), dt) for p in spec.products]
+        return [_const((0 if rows is None else rows, len(p.source) * H), dt) for p in spec.products]
     if not isinstance(masks, (list, tuple)) or len(masks) != len(spec.products):
         given = f"{type(masks).__name__} of {len(masks)}" if isinstance(masks, (list, tuple)) else type(masks).__name__
         raise ValueError(f"recurrent_masks: expected a list of one mask per recurrent product of variant "
@@ -136,16 +137,16 @@ def input_masks(spec, masks, B, H, dt) -> list:
     return list(masks)
 
 
-_ONES: dict = {}
+_CONST: dict = {}
 
 
-def _ones(shape, dt) -> np.ndarray:
+def _const(shape, dt) -> np.ndarray:
     key = (shape, np.dtype(dt))
-    a = _ONES.get(key)
+    a = _CONST.get(key)
     if a is None:
-        if len(_ONES) > 64:  # a few shapes in use at a time; never an unbounded cache
-            _ONES.clear()
-        a = _ONES[key] = np.ones(shape, dt)  # writable: a read-only array would be a second Numba signature
+        if len(_CONST) > 64:  # a few shapes in use at a time; never an unbounded cache
+            _CONST.clear()
+        a = _CONST[key] = np.ones(shape, dt)  # writable: a read-only array would be a second Numba signature
     return a
 
 

@@ -57,8 +57,8 @@ class Stream:
         from .regularise import zone_mask
         # eval-mode zoneout: the constant mask p_s and a buffer for the new states (else Z[1:] and no mask)
         zprobs = layer._zoneout
-        self._zone = [(zone_mask(None, zprobs, 1, B, H, False, dt), np.empty((1, B, self._nst * H), dt), 1)
-                      if any(zprobs) else (engine.no_mask(dt), Z[1:], 0) for Z in self._Z]
+        self._zone = [(zone_mask(None, zprobs, 1, B, H, False, dt), np.empty((1, B, self._nst * H), dt))
+                      if any(zprobs) else (engine.no_mask(dt), Z[1:]) for Z in self._Z]
         self._version = None
         self.reset(state)
 
@@ -69,7 +69,7 @@ class Stream:
         for l in range(layer.num_layers):
             p = layer.block_params(f"layer{l}")
             args = [self._x[l], p["W"].T, p["b"]]
-            masks = hostside.input_masks(spec, None, self.batch, H, layer.dtype)  # ones: no recurrent dropout
+            masks = hostside.input_masks(spec, None, self.batch, H, layer.dtype)  # no rows: no recurrent dropout
             for i, pr in enumerate(spec.products):
                 args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i],
                          masks[i]]

@@ -67,5 +67,19 @@ def test_options_benchmark_tiny():
     lines = []
     rows = options.run(["gru"], [(5, 2, 3, 4)], repeats=1, echo=lines.append)
     (variant, size, ms), = rows
-    assert variant == "gru" and set(ms) == {"plain", "dropout", "weight_drop", "torch.nn.GRU dropout"}
-    assert all(t > 0 for t in ms.values()) and "weight_drop" in lines[0] and "x plain" in lines[0]
+    opts = {"dropout", "weight_drop", "recurrent_dropout", "zoneout"}
+    assert variant == "gru" and set(ms) == {"plain", "torch.nn.GRU dropout"} | opts | {f"torch cell {k}" for k in opts}
+    assert all(t > 0 for t in ms.values()) and "zoneout" in lines[0] and "x plain" in lines[0]
+    assert "torch cell zoneout / zoneout" in lines[0]
+
+
+def test_the_torch_option_cells_compute_the_plain_cell_without_masks():
+    """Each option's PyTorch cell runs forward and backward; an unknown option is refused."""
+    import torch
+
+    from lstmlab.benchmark import torch_cells
+    for option in torch_cells.TORCH_OPTIONS:
+        torch.manual_seed(0)
+        torch_cells.option_cell("lstm", option, 4, 2, 3, 5, p=0.0)()
+    with pytest.raises(ValueError, match="option: expected one of"):
+        torch_cells.option_cell("lstm", "layer_norm", 4, 2, 3, 5)

@@ -58,10 +58,24 @@ def test_reproductions_are_registered_with_both_budgets():
         (T, v, 100) for T in (150, 200, 300, 400) for v in ("irnn", "lstm", "rnn")]
     hoch = {c.extra["label"] for c in repros["hochreiter1997"].configs("paper", 1)}
     assert hoch == {"nfg", "lstm", "lstm-chrono", "rnn"}
-    reg = {(c.extra["label"], c.dropout, c.weight_drop, c.task_options.get("permuted", False))
-           for c in repros["regularisers"].configs("paper", 1)}
-    assert reg == {(f"lstm{a}{p}", d, w, bool(p)) for p in ("", "/permuted")
-                   for a, d, w in (("", 0.0, 0.0), ("+dropout", 0.3, 0.0), ("+weight_drop", 0.0, 0.3))}
+    reg = {(c.extra["label"], c.dropout, c.weight_drop, c.recurrent_dropout, str(c.validate().zoneout),
+            c.task_options.get("permuted", False)) for c in repros["regularisers"].configs("paper", 1)}
+    zone = str({"h": 0.05, "c": 0.5})
+    assert reg == {(f"lstm{a}{p}", d, w, r, z, bool(p)) for p in ("", "/permuted")
+                   for a, d, w, r, z in (("", 0.0, 0.0, 0.0, "0.0"), ("+dropout", 0.3, 0.0, 0.0, "0.0"),
+                                         ("+weight_drop", 0.0, 0.3, 0.0, "0.0"),
+                                         ("+recurrent_dropout", 0.0, 0.0, 0.3, "0.0"),
+                                         ("+zoneout", 0.0, 0.0, 0.0, zone))}
+    # the arms added later keep the recorded runs' ids: the committed paper records still match the grid
+    import json
+    from pathlib import Path
+
+    from lstmlab.sweep.sweep import specs_for
+    ids = {s["run_id"] for s in specs_for(repros["regularisers"].configs("paper", 4), Path("unused"))}
+    committed = Path(__file__).resolve().parents[1] / "paper_repro" / "results" / "regularisers-paper" / "runs.jsonl"
+    if committed.exists():
+        recorded = {json.loads(line)["run_id"] for line in committed.read_text().splitlines() if line.strip()}
+        assert recorded <= ids
 
 
 def test_local_sweep_skips_finished_resumes_unfinished_and_reports(tmp_path):
@@ -100,6 +114,19 @@ def test_results_folder_of_another_configuration_is_refused(tmp_path):
     with pytest.raises(SweepMismatch, match="it holds sweep 'tiny'"):
         run_sweep("other", "budget=quick", grid(steps=10, seeds=(0,)), tmp_path, LocalExecutor(1),
                   echo=lambda *_: None)
+
+
+def test_a_grid_given_new_runs_grows_the_folder_and_keeps_its_records(tmp_path):
+    """A reproduction given a new arm resumes its folder: the recorded runs are kept, only the new ones run."""
+    quiet = dict(estimate=False, echo=lambda *_: None)
+    first = run_sweep("tiny", "b", grid(steps=10, seeds=(0,), variants=("lstm",)), tmp_path, LocalExecutor(1), **quiet)
+    lines = []
+    both = run_sweep("tiny", "b", grid(steps=10, seeds=(0,)), tmp_path, LocalExecutor(1), estimate=False,
+                     echo=lines.append)
+    assert "1 already recorded, 1 to run" in lines[0]
+    assert both[0]["final"] == first[0]["final"] and len(load_records(tmp_path)) == 2
+    with pytest.raises(SweepMismatch, match="1 of its runs are not in this grid"):  # shrinking is still refused
+        run_sweep("tiny", "b", grid(steps=10, seeds=(0,), variants=("gru",)), tmp_path, LocalExecutor(1), **quiet)
 
 
 def test_unreachable_scheduler_fails_fast():

@@ -3,10 +3,13 @@
     python -m lstmlab.benchmark.options [--variants lstm,gru,peephole] [--sizes anchors] [--threads 1]
 
 Each variant runs forward + backward (float32, training mode, masks drawn
-every call) as a 2-layer stack without options, with ``dropout=0.3`` and with
-``weight_drop=0.3``; the ratio is the option's time over the plain stack's.
-For lstm and gru, torch's own ``nn.LSTM`` / ``nn.GRU(num_layers=2,
-dropout=0.3)`` in training mode is timed in the same rounds (``--against torch``).
+every call) as a 2-layer stack without options and with each option at 0.3
+(``dropout``, ``weight_drop``, ``recurrent_dropout``; ``zoneout`` on every
+state); the ratio is the option's time over the plain stack's. With
+``--against torch`` the same option around the variant's eager PyTorch cell
+(:func:`lstmlab.benchmark.torch_cells.option_cell`, what a PyTorch user
+writes for a custom cell) is timed in the same rounds, and for lstm and gru
+torch's own ``nn.LSTM`` / ``nn.GRU(num_layers=2, dropout=0.3)``.
 """
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ import argparse
 import numpy as np
 
 from ..config import set_num_threads
-from . import compare, timing
+from . import compare, timing, torch_cells
 
-OPTIONS = {"dropout": {"dropout": 0.3}, "weight_drop": {"weight_drop": 0.3}}
+OPTIONS = {"dropout": {"dropout": 0.3}, "weight_drop": {"weight_drop": 0.3},
+           "recurrent_dropout": {"recurrent_dropout": 0.3}, "zoneout": {"zoneout": 0.3}}
 
 
 def _torch_dropout(variant, T, B, D, H):
@@ -38,13 +42,17 @@ def run(variants, sizes, repeats=7, against="torch", echo=print):
         for size in sizes:
             cases = {"plain": timing.lstmlab_step(v, *size, num_layers=2)}
             cases.update({k: timing.lstmlab_step(v, *size, num_layers=2, **kw) for k, kw in OPTIONS.items()})
-            if against == "torch" and v in ("lstm", "gru"):
-                cases[f"torch.nn.{v.upper()} dropout"] = _torch_dropout(v, *size)
+            if against == "torch":
+                cases.update({f"torch cell {k}": torch_cells.option_cell(v, k, *size) for k in OPTIONS})
+                if v in ("lstm", "gru"):
+                    cases[f"torch.nn.{v.upper()} dropout"] = _torch_dropout(v, *size)
             med = timing.alternate(cases, repeats, budget_s=30.0)
             ms = {k: t * 1e3 for k, t in med.items()}
             rows.append((v, size, ms))
             echo(f"{v:9s} {size}: " + ", ".join(f"{k} {t:.2f} ms" for k, t in ms.items())
-                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in OPTIONS))
+                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in OPTIONS)
+                 + "".join(f"; torch cell {k} / {k} {ms[f'torch cell {k}'] / ms[k]:.1f}x" for k in OPTIONS
+                           if f"torch cell {k}" in ms))
     return rows
 
 

@@ -53,8 +53,11 @@ def _data(torch, T, B, D, seed):
     return torch.from_numpy(x)
 
 
-def _make_step(torch, spec, params, H):
-    """One step of ``spec`` in torch: (projected input (B, G*H), states) -> new states."""
+def _make_step(torch, spec, params, H, input_masks=None):
+    """One step of ``spec`` in torch: (projected input (B, G*H), states) -> new states.
+
+    ``input_masks``: {product name: (B, len(source)*H) mask} multiplying each product's input.
+    """
     replace = {scalar.sigmoid: torch.sigmoid, scalar.tanh: torch.tanh, scalar.exp: torch.exp, scalar.relu: torch.relu,
                math: _torch_math(torch)}
     fwd = [bind_function(spec.cls, st.forward, replace=replace) for st in spec.stages]
@@ -68,6 +71,8 @@ def _make_step(torch, spec, params, H):
             for p in st.products:
                 src = [vals[s] if s in vals else states[state_names.index(s)] for s in p.source]
                 src = src[0] if len(src) == 1 else torch.cat(src, 1)
+                if input_masks:
+                    src = src * input_masks[p.name]
                 out = src @ params[p.name].t()
                 if p.bias:
                     out = out + params["b_" + p.name]
@@ -137,6 +142,65 @@ def generic_cell(variant: str, T: int, B: int, D: int, H: int, compiled: bool = 
         _sequence(torch, spec, params, run_step, x).sum().backward()
         for p in params.values():
             p.grad = None
+
+    return fb
+
+
+#: The regularisation options as a PyTorch user writes them around a custom cell (see :func:`option_cell`).
+TORCH_OPTIONS = ("dropout", "weight_drop", "recurrent_dropout", "zoneout")
+
+
+def option_cell(variant: str, option: str, T: int, B: int, D: int, H: int, p: float = 0.3, seed: int = 0):
+    """Forward + backward of a 2-layer stack of ``variant``'s eager PyTorch cell with one regulariser.
+
+    ``option``: "dropout" (``F.dropout`` between the layers), "weight_drop"
+    (``F.dropout`` on each recurrent matrix per forward, AWD-LSTM's
+    WeightDrop), "recurrent_dropout" (one mask per sequence on each product's
+    input) or "zoneout" (``s = z * s_prev + (1 - z) * s_new``, Bernoulli z per
+    step). Masks are drawn in torch every call, as in training.
+    """
+    torch = _torch()
+    if option not in TORCH_OPTIONS:
+        raise ValueError(f"option: expected one of {TORCH_OPTIONS}, got {option!r}")
+    spec = get_spec(variant)
+    g = torch.Generator().manual_seed(seed)
+    k = 1.0 / math.sqrt(H)
+    layers = [{n: ((torch.rand(*s, generator=g) * 2 - 1) * k).requires_grad_()
+               for n, s in spec.param_shapes(D if l == 0 else H, H).items()} for l in range(2)]
+    x = _data(torch, T, B, D, seed)
+    F = torch.nn.functional
+
+    def layer_seq(params, inp):
+        params = dict(params)
+        if option == "weight_drop":
+            for pr in spec.products:
+                params[pr.name] = F.dropout(params[pr.name], p)
+        step = _make_step(torch, spec, params, H)
+        masks = {}
+        if option == "recurrent_dropout":  # each product's input, one mask per sequence
+            masks = {pr.name: F.dropout(torch.ones(B, len(pr.source) * H), p) for pr in spec.products}
+            step = _make_step(torch, spec, params, H, masks)
+        n = inp.shape[-1]
+        xp = (inp.reshape(T * B, n) @ params["W"].t() + params["b"]).reshape(T, B, -1)
+        states = tuple(torch.zeros(B, H) for _ in spec.state)
+        ys = []
+        for t in range(T):
+            new = step(xp[t], states)
+            if option == "zoneout":
+                z = [(torch.rand(B, H) < p).to(x.dtype) for _ in new]
+                new = tuple(zi * s + (1 - zi) * ns for zi, s, ns in zip(z, states, new))
+            states = new
+            ys.append(states[0])
+        return torch.stack(ys)
+
+    def fb():
+        h = layer_seq(layers[0], x)
+        if option == "dropout":
+            h = F.dropout(h, p)
+        layer_seq(layers[1], h).sum().backward()
+        for ps in layers:
+            for t in ps.values():
+                t.grad = None
 
     return fb
 

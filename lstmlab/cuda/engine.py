@@ -52,7 +52,8 @@ def compiled(spec):
             ns[f"bw{st.index}"] = wrap(bind_function(spec.cls, st.backward, wrap=wrap))
         src = codegen.module_source(spec)
         path = _exec_source(spec, "step", src, ns)
-        names = ["init_p", "add_dy", "carry_g", "zone_g"] + \
+        names = ["init_p", "add_dy", "carry_g", "zone_f", "zone_g"] + \
+            [f"{k}mask{i}" for i in range(len(spec.products)) for k in "pq"] + \
             [f"fwd{st.index}" for st in spec.stages] + \
             [f"bwd{st.index}" for st in spec.stages] + [f"addq{i}" for i in range(len(spec.products))] + \
             [f"{k}sum{st.index}" for st in spec.stages if st.row_outputs for k in "fb"]
@@ -163,7 +164,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
     dt = x.dtype
     if zoneout is not None:
         hostside.check_zoneout(zoneout, T, B, nst * H, dt)
-    PM = [cuda.to_device(np.ascontiguousarray(m)) for m in hostside.input_masks(spec, recurrent_masks, B, H, dt)]
+    PM = [cuda.to_device(np.ascontiguousarray(m)) for m in hostside.input_masks(spec, recurrent_masks, B, H, dt, B)]
     K = compiled(spec)
     G_ = len(spec.inputs)
     n = B * H
@@ -188,34 +189,39 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
         zone = (cuda.to_device(zoneout), cuda.device_array((T, B, nst * H), dt), 1)
     else:  # the new states are Z[1:]; the mask is never read
         zone = (cuda.to_device(np.zeros((1, 1, 1), dt)), Z[1:], 0)
+    rdo = int(recurrent_masks is not None)
     S = cuda.to_device(np.zeros((T, B, max(1, len(spec.saved)) * H), dt))
     Y = cuda.to_device(np.zeros((T, B, H), dt))
     L = cuda.to_device(np.ascontiguousarray(lengths, dtype=np.int64))
     lay = emit.layout(spec)
-    PPs = [a for i in range(len(spec.products)) for a in (Ps[i], PM[i])]  # each product's input and its mask
     plan = _persistent_plan(spec, dt, B, H) if kernels_mode == "persistent" else None
     if plan is not None:
         blocks, threads, rpb, _, fwd_bytes, _ = plan
         pk = compiled_persistent(spec, dt)["pfwd"]
         args = [a for i in range(len(spec.products)) for a in (Rs[i], rbs[i], As[i])]
-        _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *PPs, *args, *rpb, *zone))
+        _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *Ps, *args, *rpb, *PM, *zone,
+                                                              rdo))
         T_loop = 0
     else:
-        _call(spec, _launch, K["init_p"], n, Z, L, H, *PPs)
+        _call(spec, _launch, K["init_p"], n, Z, L, H, *Ps)
         T_loop = T
     for t in range(T_loop):
         for st in spec.stages:
             mine = [i for i, _ in lay.stage_products(st.index)]
             for i in mine:
+                if rdo:
+                    _launch(K[f"pmask{i}"], n, t, Ps[i], PM[i], L, H)
                 kernels.matmul(cuda, Ps[i][t], Rs[i], As[i], trans_b=True)
             extra = [a for i in mine for a in (As[i], rbs[i])]
-            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *PPs, *extra, *zone)
+            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *Ps, *extra)
             if st.row_outputs:  # a reduce stage: its terms become their sums, one thread per row
                 _launch(K[f"fsum{st.index}"], B, t, S, L, H)
+        if zone[2]:
+            _launch(K["zone_f"], n, t, Z, zone[0], zone[1], Y, L, H, *Ps)
     y = Y.copy_to_host()
     final = hostside.unpack_state(Z[T].copy_to_host(), nst, H)
     return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H),
-                              zone, PM)
+                              zone, PM if rdo else None)
 
 
 def backward(spec, tape: CudaTape, dY, dstate):
@@ -223,10 +229,12 @@ def backward(spec, tape: CudaTape, dY, dstate):
     hostside.check_backward(spec, tape, dY, dstate)
     cuda = require()
     zone = tape.zone
+    rdo = int(tape.PM is not None)
     K = compiled(spec)
     T, B, D = tape.x.shape
     nst, _, H = dstate.shape
     dt = tape.dt
+    PM = tape.PM if rdo else [cuda.to_device(np.ones((B, len(p.source) * H), dt)) for p in spec.products]
     G_ = len(spec.inputs)
     n = B * H
     lay = emit.layout(spec)
@@ -242,9 +250,9 @@ def backward(spec, tape: CudaTape, dY, dstate):
     if tape.plan is not None:
         blocks, threads, _, cpb, _, bwd_bytes = tape.plan
         pk = compiled_persistent(spec, dt)["pbwd"]
-        args = [a for i in range(len(spec.products)) for a in (tape.R[i], dAs[i], Qs[i], tape.PM[i])]
+        args = [a for i in range(len(spec.products)) for a in (tape.R[i], dAs[i], Qs[i])]
         _call(spec, lambda: pk[blocks, threads, 0, bwd_bytes](tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
-                                                              dYd, *args, *cpb, *zone))
+                                                              dYd, *args, *cpb, *PM, *zone, rdo))
         T_loop = 0
     for t in range(T_loop - 1, -1, -1):
         kernels.fill(cuda, G)
@@ -256,10 +264,12 @@ def backward(spec, tape: CudaTape, dY, dstate):
             if st.row_outputs:  # the gradient of a sum over units: the sum of the units' gradients
                 _launch(K[f"bsum{st.index}"], B, t, G, L, H)
             _call(spec, _launch, K[f"bwd{st.index}"], n, t, tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
-                  *[dAs[i] for i in mine], *zone)
+                  *[dAs[i] for i in mine], zone[1])
             for i in mine:
                 kernels.matmul(cuda, dAs[i][t], tape.R[i], Qs[i])
-                _launch(K[f"addq{i}"], n, t, Qs[i], G, L, H, tape.PM[i])
+                if rdo:
+                    _launch(K[f"qmask{i}"], n, t, Qs[i], PM[i], L, H)
+                _launch(K[f"addq{i}"], n, t, Qs[i], G, L, H)
         _launch(K["carry_g"], n, t, Gn, G, L, H)
     TB = T * B
     ones = cuda.to_device(np.ones((1, TB), dt))

@@ -36,16 +36,17 @@ class SweepMismatch(ValueError):
     pass
 
 
+def _without_later_defaults(d: dict) -> dict:
+    return {k: v for k, v in d.items() if not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
+
+
 def run_id(cfg: TrainConfig, label: str) -> str:
     """Readable and unique: task, T, label, seed and a hash of the whole configuration.
 
     Fields added after runs were first recorded are left out of the hash while
     they hold their defaults, so those runs keep their ids (and their sweeps resume).
     """
-    d = cfg.to_dict()
-    for name, default in _ADDED_LATER.items():
-        if d.get(name) == default:
-            d.pop(name, None)
+    d = _without_later_defaults(cfg.to_dict())
     digest = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
     return f"{cfg.task}-T{cfg.T}-{label}-s{cfg.seed}-{digest}"
 
@@ -64,7 +65,12 @@ def specs_for(configs, results: Path) -> list[dict]:
 
 
 def check_manifest(results: Path, name: str, description: str, specs: list[dict]) -> None:
-    """Write the manifest of a new folder, or refuse a folder made by another sweep."""
+    """Write the manifest of a new folder, or refuse a folder made by another sweep.
+
+    A grid that holds every run of the folder's and more (a reproduction given
+    new arms) grows the folder: its manifest is rewritten with the new runs,
+    and the recorded runs are kept.
+    """
     path = results / MANIFEST
     mine = {"name": name, "description": description, "runs": {s["run_id"]: s["config"] for s in specs}}
     if not path.exists():
@@ -82,6 +88,14 @@ def check_manifest(results: Path, name: str, description: str, specs: list[dict]
     if theirs.get("description") != description:
         why.append(f"it was made as {theirs.get('description')!r}, this is {description!r}")
     a, b = set(theirs.get("runs", {})), set(mine["runs"])
+    same = all(_without_later_defaults(theirs["runs"][k]) == _without_later_defaults(mine["runs"][k])
+               for k in a & b)
+    if not why and a < b and same:
+        _log.info("results: %s grows by %d runs (%d kept)", results, len(b - a), len(a))
+        atomic_write_text(path, json.dumps({**theirs, "runs": mine["runs"]}, indent=1, sort_keys=True) + "\n")
+        return
+    if not same:
+        why.append("runs of the same id have different configurations")
     if a != b:
         why.append(f"{len(a - b)} of its runs are not in this grid and {len(b - a)} of this grid's runs are not "
                    f"in it (e.g. {sorted(a ^ b)[0]!r})")
