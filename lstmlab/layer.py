@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, config, memory, parallel, regularise, validate
+from . import backends, memory, parallel, regularise, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -338,7 +338,6 @@ class RNN:
                               advice="pass recompute=K (keeps the tape of K steps), or a smaller T or batch")
         perm = _reverse_index(L, T) if self.bidirectional else None
         backend = self.backend if recompute is None else backends.Recompute(int(recompute))
-        threaded = backend.name.startswith("cpu") and config.THREADS > 1  # directions at once (lstmlab.parallel)
         final = np.empty_like(st)
         tapes = []
         inp = x
@@ -369,7 +368,7 @@ class RNN:
                     if rdrop else None
                 calls.append(lambda p=p, xin=xin, s0=s0, zm=zm, rm=rm: backend.forward(self.spec, p, xin, s0, L,
                                                                                       zm, rm))
-            results = parallel.run_all(calls) if threaded else [c() for c in calls]
+            results = parallel.run_directions(backend, calls)  # directions at once on CPU threads
             for d, (Y, fin, tape) in enumerate(results):
                 if d == 1:
                     Y = Y[perm, np.arange(B)]
@@ -447,7 +446,6 @@ class RNN:
         dy = np.ascontiguousarray(dy)
         perm, arange = ctx.perms, np.arange(B)
         grads, dstate0 = {}, np.empty_like(ds)
-        threaded = ctx.backend.name.startswith("cpu") and config.THREADS > 1
         for layer in reversed(range(self.num_layers)):
             dx_total, calls = None, []
             for d in range(self.num_directions):
@@ -456,7 +454,7 @@ class RNN:
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
                 calls.append(lambda k=k, dyd=dyd: ctx.backend.backward(self.spec, ctx.tapes[k], dyd, ds[:, k]))
-            results = parallel.run_all(calls) if threaded else [c() for c in calls]
+            results = parallel.run_directions(ctx.backend, calls)
             for d, (g, dx, d0) in enumerate(results):
                 k = layer * self.num_directions + d
                 prefix = f"layer{layer}" + (".reverse" if d else "")

@@ -60,3 +60,11 @@ def run_all(fns: list) -> list:
             if e is not None:
                 raise e
         return [first] + [f.result() for f in futures]
+
+
+def run_directions(backend, fns: list) -> list:
+    """A layer's per-direction calls on ``backend``: at once for the CPU backends (:func:`run_all`), in order
+    otherwise (a CUDA backend's calls share one device stream)."""
+    if backend.name.startswith("cpu"):
+        return run_all(fns)
+    return [f() for f in fns]
