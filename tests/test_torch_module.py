@@ -198,6 +198,15 @@ def test_dropout_and_weight_drop_follow_train_eval_and_torch_seed():
         lt.Recurrent("lstm", 2, 3, num_layers=2, dropout=1.5)
 
 
+def test_a_one_layer_dropout_warns_once_not_per_dtype():
+    import warnings
+    with pytest.warns(UserWarning, match="num_layers=1"):
+        m = lt.Recurrent("gru", 2, 3, dropout=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.double()(torch.zeros(3, 1, 2, dtype=torch.float64))  # a float64 layer is made: no second warning
+
+
 def test_zoneout_follows_train_eval_and_torch_seed():
     torch.manual_seed(0)
     m = lt.Recurrent("lstm", 3, 4, zoneout={"c": 0.5, "h": 0.1}, dtype=torch.float64)

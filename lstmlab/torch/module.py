@@ -1,6 +1,8 @@
 """The ``nn.Module`` and the ``autograd.Function`` that run lstmlab's kernels for torch tensors."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -152,8 +154,10 @@ class Recurrent(nn.Module):
     def _layer(self, np_dtype):
         dt = np.dtype(np_dtype)
         if dt not in self._layers:
-            self._layers[dt] = RNN(self.variant, self.input_size, self.hidden_size, dtype=dt, seed=0,
-                                   **self._options)
+            with warnings.catch_warnings():  # the first layer made already warned about these options
+                warnings.simplefilter("ignore", UserWarning)
+                self._layers[dt] = RNN(self.variant, self.input_size, self.hidden_size, dtype=dt, seed=0,
+                                       **self._options)
         return self._layers[dt]
 
     def _tensors(self):
