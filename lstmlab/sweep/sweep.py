@@ -127,13 +127,20 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
     long runs is not estimated as if it split evenly.
     """
     import os
-    import tempfile
 
     cores = os.cpu_count() or 1
     if workers * threads > cores:  # more workers than cores share them: no more run at once than the cores
         _log.warning("%d workers x %d thread(s) on %d cores: they share the cores; the estimate counts %d at once",
                      workers, threads, cores, max(1, cores // threads))
         workers = max(1, cores // threads)
+    costs, per_shape = measure_costs(specs, threads)
+    return pack(costs, workers, threads), per_shape
+
+
+def measure_costs(specs: list[dict], threads: int = 1) -> tuple[list, dict]:
+    """Seconds each run of ``specs`` costs one worker (see :func:`estimate_seconds`), and each shape's update."""
+    import tempfile
+
     import scipy.linalg  # noqa: F401 - load the BLAS the kernels call before limiting its threads
     from threadpoolctl import threadpool_limits
 
@@ -169,12 +176,18 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
             evals = c["steps"] // c["eval_every"] + 2
             ckpts = c["steps"] // c["checkpoint_every"] + 1
             costs.append(step * c["steps"] + t_eval * evals + t_ckpt * ckpts)
+    return costs, {k: v[0] for k, v in per_shape.items()}
+
+
+def pack(costs: list, workers: int, threads: int = 1) -> float:
+    """Wall time of runs costing ``costs`` seconds each, packed longest first onto ``workers`` workers."""
+    import os
     cores = os.cpu_count() or 1
     slow = CONTENTION if min(workers, len(costs)) * max(int(threads), 1) >= cores > 1 else 1.0
     loads = [0.0] * max(workers, 1)
     for cost in sorted(costs, reverse=True):   # longest first onto the least loaded worker
         loads[loads.index(min(loads))] += cost
-    return max(loads) * slow, {k: v[0] for k, v in per_shape.items()}
+    return max(loads) * slow
 
 
 def run_sweep(name: str, description: str, configs, results, executor, *, estimate: bool = True,
