@@ -139,13 +139,25 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
 
 def measure_costs(specs: list[dict], threads: int = 1) -> tuple[list, dict]:
     """Seconds each run of ``specs`` costs one worker (see :func:`estimate_seconds`), and each shape's update."""
+    per_shape, costs = {}, []
+    # the measured updates of a cell that blows up are skipped, not news: no warning per update here
+    loop_log = logging.getLogger("lstmlab.training.loop")
+    level = loop_log.level
+    loop_log.setLevel(logging.ERROR)
+    try:
+        _measure(specs, threads, per_shape, costs)
+    finally:
+        loop_log.setLevel(level)
+    return costs, {k: v[0] for k, v in per_shape.items()}
+
+
+def _measure(specs, threads, per_shape, costs) -> None:
     import tempfile
 
     import scipy.linalg  # noqa: F401 - load the BLAS the kernels call before limiting its threads
     from threadpoolctl import threadpool_limits
 
     from ..training.loop import _Run, evaluate
-    per_shape, costs = {}, []
     # CPU time ignores other work on the machine but adds up every thread: with several
     # BLAS threads per worker, wall time is the honest measure
     clock = time.process_time if threads <= 1 else time.perf_counter
@@ -176,7 +188,6 @@ def measure_costs(specs: list[dict], threads: int = 1) -> tuple[list, dict]:
             evals = c["steps"] // c["eval_every"] + 2
             ckpts = c["steps"] // c["checkpoint_every"] + 1
             costs.append(step * c["steps"] + t_eval * evals + t_ckpt * ckpts)
-    return costs, {k: v[0] for k, v in per_shape.items()}
 
 
 def pack(costs: list, workers: int, threads: int = 1) -> float:
