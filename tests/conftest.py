@@ -55,6 +55,23 @@ def central_differences(arr, loss, eps=1e-6):
     return num
 
 
+def check_sampled_gradients(layer, x, state, lengths, mask_seed=11):
+    """The layer's gradients (parameters, input, initial state) against central differences, its masks
+    drawn from ``default_rng(mask_seed)`` at every call: exact for the sampled network."""
+    rng = np.random.default_rng(9)
+    y, fin, ctx = layer.forward(x, state, lengths, rng=np.random.default_rng(mask_seed))
+    wy, ws = rng.standard_normal(y.shape), tuple(rng.standard_normal(f.shape) for f in fin)
+    grads, dx, ds0 = layer.backward(ctx, wy, ws)
+
+    def loss():  # the same masks every call: the same generator state
+        yl, fl, c = layer.forward(x, state, lengths, rng=np.random.default_rng(mask_seed))
+        c.release()
+        return (yl * wy).sum() + sum((a * b).sum() for a, b in zip(fl, ws))
+
+    for arr, g in [(layer.params[k], grads[k]) for k in layer.params] + [(x, dx)] + list(zip(state, ds0)):
+        np.testing.assert_allclose(g, central_differences(arr, loss), rtol=1e-5, atol=1e-7)
+
+
 def random_inputs(layer, T=5, B=3, seed=1):
     rng = np.random.default_rng(seed)
     n = layer.num_layers * layer.num_directions

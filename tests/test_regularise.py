@@ -1,7 +1,7 @@
 """Dropout between layers, DropConnect and variational recurrent dropout, for every registered variant."""
 import numpy as np
 import pytest
-from conftest import central_differences, random_inputs
+from conftest import check_sampled_gradients, random_inputs
 
 import lstmlab
 from lstmlab import regularise
@@ -35,19 +35,7 @@ def test_gradients_bidirectional_and_on_two_threads(threads, monkeypatch):
 
 def _check_gradients(layer):
     x, state = random_inputs(layer, T=3, B=2)
-    lengths = [3, 2]
-    rng = np.random.default_rng(9)
-    y, fin, ctx = layer.forward(x, state, lengths, rng=np.random.default_rng(11))
-    wy, ws = rng.standard_normal(y.shape), tuple(rng.standard_normal(f.shape) for f in fin)
-    grads, dx, ds0 = layer.backward(ctx, wy, ws)
-
-    def loss():  # the same masks every call: the same generator state
-        yr, fr, c = layer.forward(x, state, lengths, rng=np.random.default_rng(11))
-        c.release()
-        return (yr * wy).sum() + sum((a * b).sum() for a, b in zip(fr, ws))
-
-    for arr, g in [(layer.params[k], grads[k]) for k in layer.params] + [(x, dx)] + list(zip(state, ds0)):
-        np.testing.assert_allclose(g, central_differences(arr, loss), rtol=1e-5, atol=1e-7)
+    check_sampled_gradients(layer, x, state, [3, 2])
 
 
 def test_masks_act_in_training_only_and_are_seeded(variant):

@@ -1,7 +1,7 @@
 """Zoneout inside the compiled kernels, for every registered variant: reference, gradients, modes."""
 import numpy as np
 import pytest
-from conftest import central_differences, random_inputs
+from conftest import check_sampled_gradients, random_inputs
 from reference import generic_step
 
 import lstmlab
@@ -53,21 +53,12 @@ def test_zoneout_matches_the_reference_with_exact_gradients(variant):
     masks = [regularise.zone_mask(draw, layer._zoneout, 4, 2, 2, True, np.float64) for _ in range(2)]
     assert 0 < np.mean(masks) < 1
     y, fin, ctx = layer.forward(x, state, lengths, rng=np.random.default_rng(11))
+    ctx.release()
     yr, fr = _reference(layer, x, state, lengths, masks)
     np.testing.assert_allclose(y, yr, rtol=1e-12, atol=1e-14)
     for a, b in zip(fin, fr):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-    rng = np.random.default_rng(9)
-    wy, ws = rng.standard_normal(y.shape), tuple(rng.standard_normal(f.shape) for f in fin)
-    grads, dx, ds0 = layer.backward(ctx, wy, ws)
-
-    def loss():  # the same masks every call: the same generator state
-        yl, fl, c = layer.forward(x, state, lengths, rng=np.random.default_rng(11))
-        c.release()
-        return (yl * wy).sum() + sum((a * b).sum() for a, b in zip(fl, ws))
-
-    for arr, g in [(layer.params[k], grads[k]) for k in layer.params] + [(x, dx)] + list(zip(state, ds0)):
-        np.testing.assert_allclose(g, central_differences(arr, loss), rtol=1e-5, atol=1e-7)
+    check_sampled_gradients(layer, x, state, lengths, mask_seed=11)
     # eval mode: the expectation z = p (Krueger et al.), deterministic, and not the plain cell
     layer.eval()
     ye, _, _ = layer.forward(x, state, lengths)
