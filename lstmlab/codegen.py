@@ -4,11 +4,11 @@ The engine knows stages, products and named values, never a particular
 variant. For each variant this module writes two plain functions, later
 compiled by Numba:
 
-``forward(x, WT, b, <RT_p, rb_p, P_p, A_p, PM_p for each product p>, U, L, Z, S, Y, XP, ZM, ZC, rdo)``
+``forward(x, WT, b, <RT_p, rb_p, P_p, A_p, PM_p for each product p>, U, L, Z, S, Y, XP, ZM, ZC)``
     ``XP = x @ W.T + b`` in one GEMM per C = ``XP.shape[0]`` steps (C = T
     keeps the whole projection), then for each step and stage: one GEMM
     per product (``A_p = P_p[t] @ R_p.T``) and one fused pointwise pass.
-``backward(XP, Z, S, <R_p, dA_p, Q_p, PM_p for each p>, U, L, dY, dXP, dU, G, Gn, ZM, ZC, rdo)``
+``backward(XP, Z, S, <R_p, dA_p, Q_p, PM_p for each p>, U, L, dY, dXP, dU, G, Gn, ZM, ZC)``
     exact BPTT: per step and stage (in reverse) one fused pointwise backward,
     then one GEMM per product (``Q_p = dA_p[t] @ R_p``) sending gradients to
     the product's sources. Weight gradients are whole-sequence GEMMs done by

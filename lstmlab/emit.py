@@ -18,9 +18,10 @@ every generated kernel:
 ``P<i> (T, B, len(source)*H)``     product i's input at each step
 ``A<i> (B, len(targets)*H)``       product i's result this step, ``P_i[t] @ R_i.T``
 ``PM<i> (B, len(source)*H)``       product i's input mask, one per sequence (variational
-                                   recurrent dropout, Gal & Ghahramani 2016), read only when the
-                                   flag ``rdo`` is set: ``P_i[t] *= PM_i`` before the product,
-                                   ``Q_i *= PM_i`` before its gradient is scattered
+                                   recurrent dropout, Gal & Ghahramani 2016), read only with the
+                                   option (no rows on the CPU, flag ``rdo`` on CUDA):
+                                   ``P_i[t] *= PM_i`` before the product, ``Q_i *= PM_i``
+                                   before its gradient is scattered
 ``rb<i> (len(targets)*H,)``        product i's bias (zeros when it has none)
 ``Y (T, B, H)``                    output, zero past a sequence's length
 ``U (n_unit_params, H)``           per-unit parameters; ``L (B,)`` lengths
@@ -36,9 +37,10 @@ every generated kernel:
                                    ``Z[t+1] = ZM*Z[t] + (1-ZM)*ZC[t]``
 
 One kernel serves every setting: the options' statements are passes of their
-own under ``if zon:`` / ``if rdo:`` (:func:`zone_moves`, :func:`input_mask_moves`,
-:func:`zone_grad_moves`, :func:`grad_mask_moves`), so no variant compiles twice
-and the plain cell's loops are the same with or without them.
+own (:func:`zone_moves`, :func:`input_mask_moves`, :func:`zone_grad_moves`,
+:func:`grad_mask_moves`; on CUDA under ``if zon:`` / ``if rdo:``, on the CPU
+over the masks' rows), so no variant compiles twice and the plain cell's
+loops are the same with or without them.
 
 Step ``t`` of stage ``k`` is then: the products of the stage, one pointwise
 pass (:func:`forward_stage`); in the backward, stages in reverse, one

@@ -124,7 +124,7 @@ class Tape:
     made_by: tuple = ()  # hostside.tape_signature of the forward that made it
     ZM: np.ndarray = None  # zoneout: the mask and the candidate states (None without zoneout)
     ZC: np.ndarray = None
-    PM: list = None        # each product's input mask (ones without recurrent dropout)
+    PM: list = None        # each product's input mask (None without recurrent dropout)
 
 
 def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray, zoneout=None,
@@ -137,6 +137,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     (any value in [0, 1] mixes them; see :mod:`lstmlab.regularise`).
     recurrent_masks: None, or one mask (B, len(source)*H) per product,
     multiplying its input at every step (variational recurrent dropout).
+    The tape keeps both masks by reference: change them only after the backward.
     All float arrays share one dtype (float32 or float64), already validated.
     Returns ``(Y (T, B, H), final_state (nstate, B, H), tape)``.
     """

@@ -50,6 +50,9 @@ def forward(spec, params, x, state0, lengths, K, zoneout=None, recurrent_masks=N
     """Like :func:`lstmlab.engine.forward`, keeping only the segments' entering states (and the zoneout mask)."""
     T, B, _ = x.shape
     H = state0.shape[2]
+    if zoneout is not None:  # each segment checks its rows; the whole mask must be the sequence's
+        from .hostside import check_zoneout
+        check_zoneout(zoneout, T, B, len(spec.state) * H, x.dtype)
     Y = np.empty((T, B, H), x.dtype)
     starts, st = [], state0
     for t0, t1 in _segments(T, K):

@@ -25,8 +25,7 @@ subclassed, plugin) gets all four on its fast path, on the CPU and on CUDA:
   source, usually :math:`h_{t-1}`) is multiplied by a mask
   :math:`m \sim \mathrm{Bernoulli}(1-p)/(1-p)` drawn once per sequence and
   unit and shared by every step, :math:`R\,(m \odot h_{t-1})`; one mask per
-  matrix, shared by the gates it feeds (their "tied" form, Keras's
-  ``recurrent_dropout``). Eval mode is the plain cell.
+  matrix, shared by the gates it feeds (their "tied" form). Eval mode is the plain cell.
 - **zoneout** (``p`` per state variable), Krueger et al. 2017, "Zoneout:
   Regularizing RNNs by Randomly Preserving Hidden Activations" (ICLR): each
   unit of each state keeps its previous value with probability :math:`p_s`,
@@ -73,8 +72,8 @@ def check_recurrent(spec, name: str, p) -> float:
     """An option acting on the recurrent matrices: a probability, and 0 for a variant without one."""
     p = check_probability(name, p, spec.name)
     if p and not spec.products:
-        raise ValueError(f"{name}: expected 0 for variant {spec.name!r}, which has no recurrent matrix to "
-                         f"drop connections of, got {p!r}")
+        raise ValueError(f"{name}: expected 0 for variant {spec.name!r}, which has no recurrent matrix, "
+                         f"got {p!r}")
     return p
 
 

@@ -27,7 +27,7 @@ class Stream:
     picked up too. Forward only (no tape); bidirectional layers cannot stream.
     It always runs the deterministic cell, as eval mode does: a layer's
     ``dropout`` and ``weight_drop`` are not applied, and its ``zoneout`` is
-    its expectation (the zoneout in force when the stream was made).
+    its expectation (the layer's zoneout at each step, as it is set now).
     """
 
     def __init__(self, layer, batch: int = 1, state=None):
@@ -54,17 +54,18 @@ class Stream:
         self._P = [[np.zeros((1, B, len(p.source) * H), dt) for p in spec.products] for _ in range(layer.num_layers)]
         self._A = [[np.empty((B, layer.params[f"layer{l}.{p.name}"].shape[0]), dt) for p in spec.products]
                    for l in range(layer.num_layers)]
-        from .regularise import zone_mask
-        # eval-mode zoneout: the constant mask p_s and a buffer for the new states (else Z[1:] and no mask)
-        zprobs = layer._zoneout
-        self._zone = [(zone_mask(None, zprobs, 1, B, H, False, dt), np.empty((1, B, self._nst * H), dt))
-                      if any(zprobs) else (engine.no_mask(dt), Z[1:]) for Z in self._Z]
-        self._version = None
+        self._version = self._zprobs = None
         self.reset(state)
 
     def _prepare(self):
-        """Argument lists per layer: views of the parameters (transposed, not copied)."""
+        """Argument lists per layer: views of the parameters (transposed, not copied), and zoneout's."""
         spec, layer, H = self.layer.spec, self.layer, self.layer.hidden_size
+        from .regularise import zone_mask
+        # eval-mode zoneout: the constant mask p_s and a buffer for the new states (else Z[1:] and no mask)
+        zprobs, B, dt = layer._zoneout, self.batch, layer.dtype
+        self._zone = [(zone_mask(None, zprobs, 1, B, H, False, dt), np.empty((1, B, self._nst * H), dt))
+                      if any(zprobs) else (engine.no_mask(dt), Z[1:]) for Z in self._Z]
+        self._zprobs = zprobs
         self._args, self._units, self._U = [], [], []
         for l in range(layer.num_layers):
             p = layer.block_params(f"layer{l}")
@@ -95,8 +96,8 @@ class Stream:
 
     def step(self, x_t) -> np.ndarray:
         layer = self.layer
-        if self._version != layer.params_version:
-            self._prepare()
+        if self._version != layer.params_version or self._zprobs is not layer._zoneout:
+            self._prepare()  # new parameters, or a new zoneout setting
         squeeze = False
         if type(x_t) is not np.ndarray or x_t.shape != self._shape or x_t.dtype != layer.dtype:
             if isinstance(x_t, np.ndarray) and x_t.ndim == 1 and self.batch == 1:

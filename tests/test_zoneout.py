@@ -102,12 +102,25 @@ def test_recompute_and_bidirectional_with_zoneout_equal_plain_bptt():
         np.testing.assert_allclose(g[k], gk[k], rtol=1e-12, atol=1e-14)
 
 
-def test_a_stream_runs_the_eval_cell_with_zoneout():
+def test_a_stream_runs_the_eval_cell_with_zoneout_as_set_now():
     layer = _layer("lstm").eval()
     x = np.random.default_rng(0).standard_normal((6, 2, 2))
-    y = layer.forward(x)[0]
     s = layer.stream(batch=2)
-    np.testing.assert_array_equal(np.stack([s.step(x[t]) for t in range(6)]), y)
+    np.testing.assert_array_equal(np.stack([s.step(x[t]) for t in range(6)]), layer.forward(x)[0])
+    layer.zoneout = 0.9  # a stream made before the change follows it
+    s.reset()
+    np.testing.assert_array_equal(np.stack([s.step(x[t]) for t in range(6)]), layer.forward(x)[0])
+
+
+def test_memory_estimate_counts_zoneout_and_recompute_checks_the_whole_mask():
+    from lstmlab import memory, recompute
+    spec = get_spec("lstm")
+    plain = memory.layer_bytes(spec, 2, 8, 100, 4, 8)["tape"]
+    assert memory.layer_bytes(spec, 2, 8, 100, 4, 8, zoneout_steps=100)["tape"] == plain + 2 * 100 * 4 * 2 * 8 * 8
+    layer = lstmlab.RNN("lstm", 2, 3)
+    x, s0, L = np.zeros((4, 2, 2), np.float32), np.zeros((2, 2, 3), np.float32), np.full(2, 4, np.int64)
+    with pytest.raises(ValueError, match=r"zoneout: expected shape \(4, 2, 6\), got \(5, 2, 6\)"):
+        recompute.forward(spec, layer.block_params("layer0"), x, s0, L, K=2, zoneout=np.zeros((5, 2, 6), np.float32))
 
 
 @pytest.mark.parametrize("bad, msg", [

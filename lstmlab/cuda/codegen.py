@@ -8,7 +8,7 @@ threads, thread ``(b, j)``:
     variant's forward (a device function), writes the new state, output,
     saved values and the next products' inputs; past a sequence's end the
     final stage carries the state.
-``bwd{k}(t, XP, Z, S, U, L, G, Gn, dXP, dU, <dA_p for each p>)``
+``bwd{k}(t, XP, Z, S, U, L, H, G, Gn, dXP, dU, <dA_p for each p>, ZC)``
     the variant's backward; per-unit parameter gradients are summed over the
     batch with atomic adds.
 

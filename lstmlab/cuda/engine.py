@@ -306,4 +306,4 @@ def forget(cls) -> None:
 def release(tape: CudaTape) -> None:
     """Drop the tape's device buffers (freed when no longer referenced)."""
     tape.XP = tape.Z = tape.S = None
-    tape.P, tape.zone = [], ()
+    tape.P, tape.zone, tape.PM = [], (), None
