@@ -59,6 +59,21 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+def _user_variant(name):
+    """Source registering a user's forward-only variant (its backward derived) as ``name``."""
+    return textwrap.dedent(f'''
+        import lstmlab
+        from lstmlab.scalar import sigmoid, tanh
+        @lstmlab.register({name!r})
+        class User(lstmlab.Variant):
+            inputs, state = ("f", "u"), ("h",)
+            @staticmethod
+            def forward(x_f, x_u, a_f, a_u, h):
+                f = sigmoid(x_f + a_f)
+                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
+    ''')
+
+
 def _run(code, *args, timeout=900):
     env = dict(os.environ)
     if os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1":
@@ -120,19 +135,11 @@ def test_device_arrays_in_and_out_and_clear_errors():
 
 def test_regularisation_options_on_cuda_match_the_cpu():
     """Dropout and weight drop act around the kernels, recurrent dropout and zoneout inside them: the same masks
-    give the same
-    results on CUDA, step and persistent kernels, for lstm, gru and a user's (derived-backward) variant."""
-    code = textwrap.dedent('''
+    give the same results on CUDA, step and persistent kernels, for lstm, gru and a user's (derived-backward)
+    variant."""
+    code = _user_variant("user_zone") + textwrap.dedent('''
         import numpy as np
         import lstmlab
-        from lstmlab.scalar import sigmoid, tanh
-        @lstmlab.register("user_zone")
-        class User(lstmlab.Variant):
-            inputs, state = ("f", "u"), ("h",)
-            @staticmethod
-            def forward(x_f, x_u, a_f, a_u, h):
-                f = sigmoid(x_f + a_f)
-                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
         zone = {"lstm": {"c": 0.5, "h": 0.2}, "gru": 0.3, "user_zone": 0.3}
         for name in ("lstm", "gru", "user_zone"):
             for kernels in ("step", "persistent"):
@@ -160,17 +167,9 @@ def test_regularisation_options_on_cuda_match_the_cpu():
 
 def test_forward_only_variant_runs_on_cuda():
     """A derived backward compiles for CUDA too."""
-    code = textwrap.dedent('''
+    code = _user_variant("fo_cuda") + textwrap.dedent('''
         import numpy as np
         import lstmlab
-        from lstmlab.scalar import sigmoid, tanh
-        @lstmlab.register("fo_cuda")
-        class FO(lstmlab.Variant):
-            inputs, state = ("f", "u"), ("h",)
-            @staticmethod
-            def forward(x_f, x_u, a_f, a_u, h):
-                f = sigmoid(x_f + a_f)
-                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
         a = lstmlab.RNN("fo_cuda", 3, 4, dtype=np.float64)
         b = lstmlab.RNN("fo_cuda", 3, 4, dtype=np.float64, device="cuda")
         b.set_params(a.params)
