@@ -79,6 +79,11 @@ def _add_train(sub):
     g.add_argument("--zoneout", type=probabilities, default=d.zoneout, metavar="P|STATE=P,...",
                    help="zoneout in [0, 1) on every state, or per state as c=0.5,h=0.05 (Krueger et al. 2017; "
                         "evaluation uses its expectation; default 0)")
+    g.add_argument("--layer-norm", choices=("xh", "xh+cell", "gates"), default=d.layer_norm,
+                   help="layer normalisation inside the cell: the input and recurrent pre-activations "
+                        "separately (xh; Ba et al. 2016), also the cell before the output activation "
+                        "(xh+cell; Ba et al.'s eq. 22, haste), or each gate on its own (gates; TensorFlow "
+                        "contrib); default none")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default=d.optimizer,
                    help=f"(default {d.optimizer})")
@@ -130,7 +135,7 @@ def _cmd_train(args) -> int:
                       recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
                       dtype=args.dtype, dropout=args.dropout, weight_drop=args.weight_drop,
                       recurrent_dropout=args.recurrent_dropout, zoneout=args.zoneout,
-                      eval_every=args.eval_every, eval_size=args.eval_size,
+                      layer_norm=args.layer_norm, eval_every=args.eval_every, eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite, task_options=dict(args.task_options))
     if args.dry_run:
@@ -194,7 +199,9 @@ def _cmd_variants(args) -> int:
           "also before the readout), weight_drop and recurrent_dropout (DropConnect on the recurrent matrices, "
           "variational dropout on their inputs"
           + (f"; not {', '.join(no_matrix)}: no recurrent matrix)" if no_matrix else ")")
-          + ", zoneout (on every state, or per state, e.g. c=0.5,h=0.05)")
+          + ", zoneout (on every state, or per state, e.g. c=0.5,h=0.05), layer_norm (xh: the input and "
+          "recurrent pre-activations; xh+cell: also the cell, variants with a memory cell; gates: each gate, "
+          "variants that read x + a)")
     return 0
 
 

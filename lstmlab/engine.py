@@ -47,8 +47,14 @@ def _fingerprint(fn, h, seen):
             h.update(f"{name}={val!r}".encode())
 
 
+#: CPython compiles a call with more than 30 arguments as ``f(*args)``, which Numba's
+#: inlining pass refuses; such stage functions are left to LLVM's inliner instead.
+_MAX_INLINE_ARGS = 30
+
+
 def _jit_helper(fn):
-    return numba.njit(inline="always", **config.JIT_OPTIONS)(fn)
+    many = fn.__code__.co_argcount > _MAX_INLINE_ARGS
+    return numba.njit(inline="never" if many else "always", **config.JIT_OPTIONS)(fn)
 
 
 def _load_module(path, name):
@@ -97,7 +103,10 @@ def kernels(spec) -> Kernels:
         for k, (fw, bw) in enumerate(cpu):
             setattr(mod, f"f{k}", _jit_helper(fw))
             setattr(mod, f"bw{k}", _jit_helper(bw))
-        opts = dict(config.JIT_OPTIONS, cache=config.CACHE)
+        # a helper left out of line (over _MAX_INLINE_ARGS arguments) lives in a generated module that
+        # Numba's disk cache cannot re-import: such kernels are compiled in each process instead
+        inline_all = all(f.__code__.co_argcount <= _MAX_INLINE_ARGS for pair in cpu for f in pair)
+        opts = dict(config.JIT_OPTIONS, cache=config.CACHE and inline_all)
         fwd = numba.njit(**opts)(mod.forward)
         mod.forward = fwd  # step calls the compiled forward
         ker = Kernels(fwd, numba.njit(**opts)(mod.backward), src, str(path),
@@ -152,7 +161,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     ker = kernels(spec)
     # the weights' transposes are views (F-ordered; BLAS reads them as they are): nothing is
     # re-laid-out per call, and an update in place is seen by the next call
-    args = [x, params["W"].T, params["b"]]
+    args = [x, params["W"].T, hostside.input_bias(spec, params, dt)]
     P, scratch = [], []
     for p, pm in zip(spec.products, PM):
         R = params[p.name]

@@ -26,6 +26,24 @@ def product_bias(p, params, dt) -> np.ndarray:
     return params["b_" + p.name] if p.bias else np.zeros(R.shape[0], dt)
 
 
+_ZERO_BIAS: dict = {}
+
+
+def input_bias(spec, params, dt) -> np.ndarray:
+    """The input projection's bias ``(len(inputs)*H,)``: ``params["b"]``, or shared zeros (read-only)
+    for a variant without one (``input_bias = False``: a layer-normalised variant, whose shifts
+    come after the normalisation)."""
+    if spec.cls.input_bias:
+        return params["b"]
+    n = params["W"].shape[0]
+    key = (n, np.dtype(dt))
+    if key not in _ZERO_BIAS:
+        z = np.zeros(n, dt)
+        z.setflags(write=False)
+        _ZERO_BIAS[key] = z
+    return _ZERO_BIAS[key]
+
+
 def backward_reads_x(spec) -> bool:
     """Whether a stage's backward reads an input block ``x_k`` (then XP is kept for it)."""
     return any(kind == "x" for st in spec.stages for _, kind, _ in st.bwd_args)
@@ -52,7 +70,9 @@ def zero_grads(spec, params, D, H, dt) -> dict:
 
     The per-unit parameters' come from the kernels' ``dU`` (:func:`set_unit_grads`)."""
     G_ = len(spec.inputs)
-    grads = {"W": np.zeros((G_ * H, D), dt), "b": np.zeros(G_ * H, dt)}
+    grads = {"W": np.zeros((G_ * H, D), dt)}
+    if spec.cls.input_bias:
+        grads["b"] = np.zeros(G_ * H, dt)
     for p in spec.products:
         grads[p.name] = np.zeros_like(params[p.name])
         if p.bias:
@@ -69,7 +89,8 @@ def add_weight_grads(spec, grads, dXP2, x2, dA2s, P2s, at_b, colsum) -> None:
     wherever the backend keeps the rows.
     """
     grads["W"] += at_b(dXP2, x2)
-    grads["b"] += colsum(dXP2)
+    if "b" in grads:
+        grads["b"] += colsum(dXP2)
     for p, dA2, P2 in zip(spec.products, dA2s, P2s):
         grads[p.name] += at_b(dA2, P2)
         if p.bias:

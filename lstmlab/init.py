@@ -124,17 +124,21 @@ def init_params(spec, input_size: int, hidden: int, rng: np.random.Generator, *,
             out[u][:] = recurrent_gain
     fb = spec.cls.forget_block
     ib = spec.cls.input_block
-    b = out["b"]
+
+    def bias(block):
+        """Block ``block``'s bias, a view: a slice of ``b``, or the unit vector that replaces it."""
+        if "b" in out:
+            k = spec.inputs.index(block)
+            return out["b"][k * H:(k + 1) * H]
+        return out[spec.cls.block_bias[block]]
+
     if scheme == "default" and fb is not None:
-        k = spec.inputs.index(fb)
-        b[k * H:(k + 1) * H] = spec.cls.forget_bias if forget_bias is None else forget_bias
+        bias(fb)[:] = spec.cls.forget_bias if forget_bias is None else forget_bias
     elif scheme == "chrono" and fb is not None:
         bf = np.log(rng.uniform(1.0, t_max - 1.0, size=H))
-        k = spec.inputs.index(fb)
-        b[k * H:(k + 1) * H] = bf
+        bias(fb)[:] = bf
         if ib is not None:
-            k = spec.inputs.index(ib)
-            b[k * H:(k + 1) * H] = -bf
+            bias(ib)[:] = -bf
     elif scheme == "chrono":
         raise ValueError(f"init='chrono': variant {spec.name!r} has no forget block to initialise")
     return {k: v.astype(dtype) for k, v in out.items()}

@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, memory, parallel, regularise, validate
+from . import backends, layernorm, memory, parallel, regularise, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -135,7 +135,16 @@ class RNN:
         its previous value with that probability, per step, inside the
         compiled kernels.
 
-    All four act in training mode (``train()``, the default, as torch) and
+    layer_norm : {None, "xh", "xh+cell", "gates"}
+        Layer normalisation inside the cell (see :mod:`lstmlab.layernorm`):
+        the input and recurrent pre-activations separately ("xh"; Ba et al.
+        2016), the same plus the cell before the output activation
+        ("xh+cell"; Ba et al.'s eq. 22, haste's LayerNormLSTM), or each gate
+        on its own ("gates"; TensorFlow contrib's LayerNormBasicLSTMCell). The
+        input projection then has no ``b``; learnable gains and shifts per
+        unit take its place. Deterministic: it acts in train and eval alike.
+
+    The four stochastic options act in training mode (``train()``, the default, as torch) and
     draw their masks from the forward's ``rng``; ``eval()`` gives the
     deterministic cell, which with zoneout is its expectation (the paper's
     rule). See :mod:`lstmlab.regularise`.
@@ -146,8 +155,9 @@ class RNN:
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
-                 weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0):
-        self.spec = get_spec(variant)
+                 weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0, layer_norm=None):
+        self.layer_norm = layernorm.check_kind(None, layer_norm)
+        self.spec = layernorm.normalise(get_spec(variant), self.layer_norm)
         self.backend = backends.select(device, cuda_kernels)
         self.device = device
         for arg, val in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
@@ -163,6 +173,9 @@ class RNN:
             if not isinstance(val, (bool, np.bool_)):
                 raise TypeError(f"{arg}: expected True or False, got {val!r}")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        if self.layer_norm is not None and self.hidden_size < 2:
+            raise ValueError(f"layer_norm={self.layer_norm!r}: normalises over the hidden units, so it needs "
+                             f"hidden_size >= 2; got hidden_size={self.hidden_size} for variant {self.spec.name!r}")
         self.bidirectional, self.batch_first = bool(bidirectional), bool(batch_first)
         self.dtype = np.dtype(dtype)
         self.num_directions = 2 if bidirectional else 1
@@ -192,8 +205,8 @@ class RNN:
         self._built = True
 
     #: Fixed once the layer is made: its parameters and kernels depend on them.
-    _FIXED = frozenset({"spec", "input_size", "hidden_size", "num_layers", "bidirectional", "num_directions",
-                        "dtype", "device", "backend"})
+    _FIXED = frozenset({"spec", "layer_norm", "input_size", "hidden_size", "num_layers", "bidirectional",
+                        "num_directions", "dtype", "device", "backend"})
 
     def __setattr__(self, name, value):
         if name in self._FIXED and self.__dict__.get("_built"):

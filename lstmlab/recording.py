@@ -23,7 +23,7 @@ import numpy as np
 from . import scalar
 from .binding import bind_function
 from .emit import layout
-from .hostside import unit_matrix
+from .hostside import input_bias, unit_matrix
 
 __all__ = ["record", "recordable_names"]
 
@@ -68,7 +68,7 @@ def _one_direction(spec, params, tape, H, want):
     x, L = tape.x, tape.lengths
     T, B, _ = x.shape
     nst = len(spec.state)
-    XP = x.reshape(T * B, -1) @ params["W"].T + params["b"]
+    XP = x.reshape(T * B, -1) @ params["W"].T + input_bias(spec, params, x.dtype)
     XP = XP.reshape(T, B, -1)
     U = unit_matrix(spec, params, H, x.dtype)
     fns = [_stage_fn(spec, st) for st in spec.stages]

@@ -54,7 +54,9 @@ class VariantSpec:
     def param_shapes(self, input_size: int, hidden: int) -> dict:
         """Parameter name -> shape for one direction of one layer."""
         H = hidden
-        shapes = {"W": (len(self.inputs) * H, input_size), "b": (len(self.inputs) * H,)}
+        shapes = {"W": (len(self.inputs) * H, input_size)}
+        if self.cls.input_bias:
+            shapes["b"] = (len(self.inputs) * H,)
         for p in self.products:
             shapes[p.name] = (len(p.targets) * H, len(p.source) * H)
             if p.bias:

@@ -69,7 +69,7 @@ class Stream:
         self._args, self._units, self._U = [], [], []
         for l in range(layer.num_layers):
             p = layer.block_params(f"layer{l}")
-            args = [self._x[l], p["W"].T, p["b"]]
+            args = [self._x[l], p["W"].T, hostside.input_bias(spec, p, layer.dtype)]
             masks = hostside.input_masks(spec, None, self.batch, H, layer.dtype)  # no rows: no recurrent dropout
             for i, pr in enumerate(spec.products):
                 args += [p[pr.name].T, hostside.product_bias(pr, p, layer.dtype), self._P[l][i], self._A[l][i],

@@ -121,6 +121,15 @@ class Variant:
     #: Unit parameters that act as a diagonal recurrent matrix (IndRNN's ``u``):
     #: ``recurrent_init="identity"`` sets them to the gain.
     recurrent_unit_params: tuple = ()
+    #: False: the input projection is ``W x_t`` with no bias ``b`` (a layer-normalised
+    #: variant, whose shifts come after the normalisation; see :mod:`lstmlab.layernorm`).
+    input_bias: bool = True
+    #: Where each input block's bias lives when there is no ``b``: block -> unit parameter
+    #: (the initialisers put the forget bias there).
+    block_bias: dict | None = None
+    #: The state variable holding the memory cell, for ``layer_norm="xh+cell"``, which
+    #: normalises it before :meth:`cell_output`; None: the variant has no such cell.
+    cell_state: str | None = None
     #: Derive the pointwise backward with sympy (lstmlab.derive): None (default)
     #: derives it for a stage without a backward, or whose forward overrides the
     #: one the inherited backward was written for; True always; False never.
@@ -132,6 +141,11 @@ class Variant:
 
         Override for parameters that must not start at zero (IndRNN's ``u``)."""
         return None
+
+    #: A static method ``cell_output(c, ...)``: how the output ``h`` is made from the new cell
+    #: value ``c`` (further arguments name outputs of the final stage), for
+    #: ``layer_norm="xh+cell"``, which passes it the normalised cell; checked against the forward.
+    cell_output = None
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

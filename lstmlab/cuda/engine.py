@@ -172,7 +172,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
     W = cuda.to_device(params["W"])
     XP = cuda.device_array((T, B, G_ * H), dt)
     kernels.matmul(cuda, xd.reshape(T * B, D), W, XP.reshape(T * B, G_ * H), trans_b=True)
-    kernels.add_bias(cuda, XP.reshape(T * B, G_ * H), cuda.to_device(params["b"]))
+    kernels.add_bias(cuda, XP.reshape(T * B, G_ * H), cuda.to_device(hostside.input_bias(spec, params, dt)))
     Rs, rbs, Ps, As = [], [], [], []
     for p in spec.products:
         R = params[p.name]

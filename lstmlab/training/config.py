@@ -56,6 +56,7 @@ class TrainConfig:
     weight_drop: float = 0.0        # DropConnect on the recurrent matrices, one mask per step (Merity et al. 2018)
     recurrent_dropout: float = 0.0  # on the recurrent matrices' inputs, one mask per sequence (Gal & Ghahramani 2016)
     zoneout: float | dict = 0.0     # zoneout on every state, or {state: p} (Krueger et al. 2017)
+    layer_norm: str | None = None   # "xh", "xh+cell" or "gates" (lstmlab.layernorm); None: none
     eval_every: int = 100
     eval_size: int = 1000
     log_every: int = 10
@@ -108,6 +109,8 @@ class TrainConfig:
         for name in ("weight_drop", "recurrent_dropout"):
             check_recurrent(spec, name, getattr(self, name))
         self.zoneout = describe_zoneout(spec, check_zoneout(spec, self.zoneout))  # one spelling per setting
+        from ..layernorm import normalise
+        normalise(spec, self.layer_norm)  # an unknown kind, or one this variant cannot take: ValueError
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
                                           and math.isfinite(self.clip)):

@@ -43,6 +43,8 @@ class SequenceModel:
         Variational dropout on the recurrent matrices' inputs (the layer's).
     zoneout : float in [0, 1) or {state: float}
         Zoneout on the states (the layer's ``zoneout``).
+    layer_norm : None, "xh", "xh+cell" or "gates"
+        Layer normalisation inside the cell (the layer's; deterministic).
 
     They act in :meth:`loss_and_grads` (training) only, with masks from its
     ``rng``; :meth:`predict` and :meth:`loss` run the deterministic cell
@@ -52,7 +54,8 @@ class SequenceModel:
     def __init__(self, task: Task, variant, hidden: int, layers: int = 1, *, dtype=np.float32,
                  init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
                  recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None,
-                 dropout: float = 0.0, weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0):
+                 dropout: float = 0.0, weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0,
+                 layer_norm=None):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.task = task
         if init == "chrono" and t_max is None:
@@ -61,7 +64,7 @@ class SequenceModel:
                        forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
                        recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng,
                        dropout=dropout if layers > 1 else 0.0, weight_drop=weight_drop,
-                       recurrent_dropout=recurrent_dropout, zoneout=zoneout)
+                       recurrent_dropout=recurrent_dropout, zoneout=zoneout, layer_norm=layer_norm)
         self.dropout = regularise.check_probability("dropout", dropout, self.rnn.spec.name)
         self.dtype = self.rnn.dtype
         K = task.output_size

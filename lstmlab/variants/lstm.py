@@ -26,6 +26,11 @@ class LSTM(Variant):
     saved = ("i_act", "f_act", "g_act", "o_act", "tanh_c")
     forget_block = "f"
     input_block = "i"
+    cell_state = "c"
+
+    @staticmethod
+    def cell_output(c, o_act):
+        return o_act * tanh(c)
 
     @staticmethod
     def forward(x_i, x_f, x_g, x_o, a_i, a_f, a_g, a_o, c):

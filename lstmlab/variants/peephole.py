@@ -41,6 +41,11 @@ class Peephole(Variant):
     COUPLED = False           # CIFG: f = 1 - i
     INPUT_ACTIVATION = True   # NIAF: g(x) = x
     OUTPUT_ACTIVATION = True  # NOAF: h(x) = x
+    cell_state = "c"
+
+    @staticmethod
+    def cell_output(c, o_act):
+        return (tanh(c) if OUTPUT_ACTIVATION else c) * o_act
 
     @staticmethod
     def cell(x_z, a_z, c, x_i, a_i, x_f, a_f, x_o, a_o, p_i, p_f, p_o):
