@@ -265,8 +265,9 @@ def _printer(sp):
         def _print_Pow(self, e, rational=False):
             base, ex = e.args
             if ex.is_Integer and 1 < int(ex) <= 4:
+                # parenthesised: in a denominator, a/(c*c) must not print as a/c*c
                 b = self.parenthesize(base, 100)
-                return "*".join([b] * int(ex))
+                return "(" + "*".join([b] * int(ex)) + ")"
             if ex.is_Integer and int(ex) == -1:
                 return f"1.0/{self.parenthesize(base, 100)}"
             if ex == sp.Rational(1, 2):

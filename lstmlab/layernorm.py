@@ -30,10 +30,6 @@ batch row and step), :math:`\epsilon = 10^{-5}`, three definitions circulate:
     whose maths reads each block only through ``x_k + a_k`` (checked
     numerically; the GRU's ``x_n + r * a_n`` is refused).
 
-All three need that form for now: for the GRU's reset-after product the
-normalised gradients do not yet match finite differences, so it is refused
-with a clear error rather than given wrong gradients.
-
 The input projection then has no bias ``b``: the shift :math:`\beta` after the
 normalisation takes its place (a bias before it would be subtracted out with
 the mean), and the initialisers put the forget bias there. Gains start at 1,
@@ -100,7 +96,8 @@ def _build(spec, kind):
     cell = kind == "xh+cell"
     if cell:
         _check_cell(spec)
-    _check_sum_structure(spec, kind)
+    if kind == "gates":
+        _check_sum_structure(spec, kind)
     stages, methods, gains, shifts, block_bias = [], {}, [], [], {}
     for j, st in enumerate(spec.stages):
         P = _prefix(j)
@@ -285,12 +282,7 @@ def _check_cell(spec):
 
 
 def _check_sum_structure(spec, kind):
-    """The maths must read each gate only through ``x_k + a_k``.
-
-    ``gates`` replaces (x_k, a_k) by (LN(x_k + a_k), 0), valid only then. For ``xh`` the
-    normalised gradients of maths that multiplies a recurrent pre-activation (the GRU's
-    ``x_n + r * a_n``) do not yet match finite differences, so such variants are refused
-    rather than given wrong gradients."""
+    """``gates`` replaces (x_k, a_k) by (LN(x_k + a_k), 0): valid only if the maths reads their sum."""
     from .binding import bind_function
     rnd = random.Random(1)
     for j, st in enumerate(spec.stages):
@@ -310,7 +302,6 @@ def _check_sum_structure(spec, kind):
                 moved[i] = 0.0
             o1, o2 = fwd(*args), fwd(*moved)
             if not all(math.isclose(u, v, rel_tol=1e-9, abs_tol=1e-12) for u, v in zip(o1, o2)):
-                why = ("per-gate normalisation is not defined for it; use 'xh' if it qualifies"
-                       if kind == "gates" else "layer norm supports only maths of the form f(x_k + a_k) so far")
+                why = "per-gate normalisation is not defined for it; use 'xh'"
                 raise ValueError(f"layer_norm={kind!r}: variant {spec.name!r}'s stage {j} does not read its "
                                  f"gates only through x_k + a_k (the GRU's x_n + r * a_n, for example): {why}")

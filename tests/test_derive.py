@@ -8,7 +8,7 @@ import lstmlab
 from lstmlab.scalar import sigmoid, tanh
 from lstmlab.spec import describe
 from lstmlab.training import TrainConfig, train
-from lstmlab.variant import Variant, VariantError
+from lstmlab.variant import Product, Stage, Variant, VariantError
 
 
 class ForwardOnlyLSTM(Variant):
@@ -160,3 +160,32 @@ def test_derive_false_without_backward_is_an_error():
     cls = type("NoBack", (ForwardOnlyLSTM,), {"derive_backward": False})
     with pytest.raises(VariantError, match="no such static method"):
         describe(cls)
+
+
+class _SquareInDenominator(Variant):
+    """A forward whose derivative divides by a square: the printer must keep the parentheses."""
+    inputs = ("n",)
+    state = ("h",)
+    gated = False
+    stages = (Stage(products=(Product(("h",), ("n",)),), outputs=("h",), backward=None),)
+
+    @staticmethod
+    def forward(x_n, a_n, h):
+        return (x_n / (1.0 + a_n * a_n) + 0.5 * h,)
+
+
+def test_derived_backward_divides_by_a_square_correctly():
+    """d/da of x / (1 + a^2) is -2 a x / (1 + a^2)^2; printed as ``/(c*c)``, not ``/c*c``."""
+    st = describe(_SquareInDenominator, "test_square_denominator").stages[0]
+    args = {"x_n": 0.7, "a_n": 0.4, "h": -0.3}
+    vals = [args[a] for a, _, _ in st.fwd_args]
+    outs = st.forward(*vals)
+    env = dict(args, h_new=outs[0], d_h=1.0)
+    env.update({o: v for o, v in zip(st.outputs, outs) if o != "h"})  # saved values
+    grads = st.backward(*[env[a] for a, _, _ in st.bwd_args])
+    for i, (a, _, _) in enumerate(st.fwd_args):
+        up, down = list(vals), list(vals)
+        up[i] += 1e-6
+        down[i] -= 1e-6
+        num = (st.forward(*up)[0] - st.forward(*down)[0]) / 2e-6
+        assert abs(grads[i] - num) < 1e-8, a
