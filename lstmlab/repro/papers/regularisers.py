@@ -1,4 +1,5 @@
-"""Regularising an LSTM on a small real data set: dropout, weight drop, recurrent dropout and zoneout on digits."""
+"""Regularising an LSTM on a small real data set: dropout, weight drop, recurrent dropout, zoneout and layer norm
+on digits."""
 
 import numpy as np
 
@@ -7,7 +8,8 @@ from lstmlab.training import TrainConfig
 
 #: label -> the TrainConfig fields of the arm
 ARMS = {"lstm": {}, "lstm+dropout": {"dropout": 0.3}, "lstm+weight_drop": {"weight_drop": 0.3},
-        "lstm+recurrent_dropout": {"recurrent_dropout": 0.3}, "lstm+zoneout": {"zoneout": {"c": 0.5, "h": 0.05}}}
+        "lstm+recurrent_dropout": {"recurrent_dropout": 0.3}, "lstm+zoneout": {"zoneout": {"c": 0.5, "h": 0.05}},
+        "lstm+layer_norm": {"layer_norm": "xh+cell"}}
 #: arm -> the paper's claim it tests
 CLAIMS = {
     "lstm+dropout": "Zaremba et al. 2014: dropout on the non-recurrent connections lowers an LSTM's test loss",
@@ -15,6 +17,8 @@ CLAIMS = {
     "lstm+recurrent_dropout": "Gal & Ghahramani 2016: variational dropout on the recurrent input lowers an LSTM's "
                               "test loss",
     "lstm+zoneout": "Krueger et al. 2017: zoneout (cell 0.5, hidden 0.05) lowers an LSTM's test loss",
+    "lstm+layer_norm": "Ba, Kiros & Hinton 2016: layer normalisation (input, recurrent and cell) lowers an LSTM's "
+                       "test loss",
 }
 ORDERS = {"": {}, "/permuted": {"permuted": True}}
 
@@ -22,13 +26,13 @@ ORDERS = {"": {}, "/permuted": {"permuted": True}}
 @register_reproduction()
 class Regularisers(Reproduction):
     name = "regularisers"
-    title = "Regularising an LSTM on pixel-by-pixel digits: four regularisers against the plain cell"
+    title = "Regularising an LSTM on pixel-by-pixel digits: four regularisers and layer norm against the plain cell"
     paper = ("Zaremba, Sutskever & Vinyals 2014, \"Recurrent Neural Network Regularization\", arXiv:1409.2329; "
              "Merity, Keskar & Socher 2018, \"Regularizing and Optimizing LSTM Language Models\", ICLR, "
              "arXiv:1708.02182; Gal & Ghahramani 2016, \"A Theoretically Grounded Application of Dropout in "
              "Recurrent Neural Networks\", NeurIPS, arXiv:1512.05287; Krueger et al. 2017, \"Zoneout: "
-             "Regularizing RNNs by Randomly Preserving Hidden Activations\", ICLR, arXiv:1606.01305; the task "
-             "after Le, Jaitly & Hinton 2015, Sec. 4.2")
+             "Regularizing RNNs by Randomly Preserving Hidden Activations\", ICLR, arXiv:1606.01305; Ba, Kiros & "
+             "Hinton 2016, \"Layer Normalization\", arXiv:1607.06450; the task after Le, Jaitly & Hinton 2015, Sec. 4.2")
     description = (
         "One LSTM layer reads scikit-learn's 8x8 handwritten digits pixel by pixel (T = 64; 1,198 training and "
         "599 test images, a fixed stratified split) and classifies the digit at the last step. With so few "
@@ -37,7 +41,8 @@ class Regularisers(Reproduction):
         "one mask per step (the weight-dropped LSTM of Merity et al. 2018), variational dropout 0.3 on the "
         "recurrent input, one mask per sequence (Gal & Ghahramani 2016), or zoneout with probability 0.5 on "
         "the cell and 0.05 on the hidden state (Krueger et al. 2017's LSTM setting; evaluation uses the "
-        "expectation). Adam 3e-3, clip 1, batch 32. The "
+        "expectation), or layer normalisation of the input and recurrent pre-activations and of the cell (Ba "
+        "et al. 2016, eq. 20-22; deterministic). Adam 3e-3, clip 1, batch 32. The "
         "figure of merit is the test split's cross-entropy and accuracy at the end of training; the baseline is "
         "the class prior's cross-entropy (ln 10).")
     default_seeds = {"quick": 2, "paper": 4}
