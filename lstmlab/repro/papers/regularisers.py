@@ -32,7 +32,8 @@ class Regularisers(Reproduction):
              "arXiv:1708.02182; Gal & Ghahramani 2016, \"A Theoretically Grounded Application of Dropout in "
              "Recurrent Neural Networks\", NeurIPS, arXiv:1512.05287; Krueger et al. 2017, \"Zoneout: "
              "Regularizing RNNs by Randomly Preserving Hidden Activations\", ICLR, arXiv:1606.01305; Ba, Kiros & "
-             "Hinton 2016, \"Layer Normalization\", arXiv:1607.06450; the task after Le, Jaitly & Hinton 2015, Sec. 4.2")
+             "Hinton 2016, \"Layer Normalization\", arXiv:1607.06450; the task after Le, Jaitly & Hinton 2015, "
+             "Sec. 4.2")
     description = (
         "One LSTM layer reads scikit-learn's 8x8 handwritten digits pixel by pixel (T = 64; 1,198 training and "
         "599 test images, a fixed stratified split) and classifies the digit at the last step. With so few "
