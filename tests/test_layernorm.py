@@ -173,3 +173,39 @@ def test_cell_output_is_checked_against_the_forward():
 def test_layer_norm_of_a_state_of_size_one_is_refused():
     with pytest.raises(ValueError, match="layer_norm.*hidden_size=1"):
         lstmlab.RNN("lstm", 2, 1, layer_norm="xh")
+
+
+CUDA_SCRIPT = """
+import numpy as np
+import lstmlab
+for kernels in ("step", "persistent"):
+    cpu = lstmlab.RNN("lstm", 2, 4, dtype=np.float64, seed=1, layer_norm="xh+cell")
+    gpu = lstmlab.RNN("lstm", 2, 4, dtype=np.float64, seed=1, layer_norm="xh+cell", device="cuda",
+                      cuda_kernels=kernels)
+    rng = np.random.default_rng(0)
+    cpu.set_params({k: v + rng.uniform(-0.3, 0.3, v.shape) for k, v in cpu.params.items()})
+    gpu.set_params(cpu.params)
+    x = rng.standard_normal((3, 2, 2))
+    L = np.array([3, 2])
+    yc, fc, cc = cpu.forward(x, lengths=L)
+    yg, fg, cg = gpu.forward(x, lengths=L)
+    dy = rng.standard_normal(yc.shape)
+    gc, dxc, _ = cpu.backward(cc, dy)
+    gg, dxg, _ = gpu.backward(cg, dy)
+    err = max([np.abs(yc - yg).max(), np.abs(dxc - dxg).max()] + [np.abs(gc[k] - gg[k]).max() for k in gc])
+    assert err < 1e-10, (kernels, err)
+print("ok")
+"""
+
+
+def test_cuda_matches_cpu():
+    """The CUDA kernels (simulator without a GPU) of the LSTM with layer norm and the cell's, step and persistent."""
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("numba.cuda")
+    env = dict(os.environ)
+    if os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1":
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    rc = subprocess.run([sys.executable, "-c", CUDA_SCRIPT], capture_output=True, text=True, env=env, timeout=900)
+    assert rc.returncode == 0 and "ok" in rc.stdout, rc.stderr[-3000:]
