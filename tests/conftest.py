@@ -79,3 +79,18 @@ def random_inputs(layer, T=5, B=3, seed=1):
     state = tuple(rng.uniform(-0.5, 0.5, (n, B, layer.hidden_size)).astype(layer.dtype)
                   for _ in layer.spec.state)
     return x, state
+
+
+def run_cuda_script(script, *args, timeout=900):
+    """Run ``script`` in a fresh Python on the CUDA simulator (on a real GPU with LSTMLAB_TEST_REAL_CUDA=1);
+    it must print "ok". The simulator is chosen before numba is imported, hence the subprocess."""
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("numba.cuda")
+    env = dict(os.environ)
+    if os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1":
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    rc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
+                        timeout=timeout)
+    assert rc.returncode == 0 and "ok" in rc.stdout, rc.stderr[-3000:]

@@ -7,7 +7,7 @@ finite differences, with zoneout on top.
 """
 import numpy as np
 import pytest
-from conftest import check_sampled_gradients
+from conftest import check_sampled_gradients, run_cuda_script
 
 import lstmlab
 from lstmlab import layernorm
@@ -200,12 +200,4 @@ print("ok")
 
 def test_cuda_matches_cpu():
     """The CUDA kernels (simulator without a GPU) of the LSTM with layer norm and the cell's, step and persistent."""
-    import os
-    import subprocess
-    import sys
-    pytest.importorskip("numba.cuda")
-    env = dict(os.environ)
-    if os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1":
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    rc = subprocess.run([sys.executable, "-c", CUDA_SCRIPT], capture_output=True, text=True, env=env, timeout=900)
-    assert rc.returncode == 0 and "ok" in rc.stdout, rc.stderr[-3000:]
+    run_cuda_script(CUDA_SCRIPT)

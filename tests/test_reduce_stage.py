@@ -4,13 +4,11 @@ The test-only variant of :mod:`reduce_variant` layer-normalises an Elman
 RNN's pre-activation with two reduce stages; it is checked against torch
 autograd, by finite differences, and CUDA against the CPU.
 """
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cuda_script
 from reduce_variant import LayerNormElman, torch_reference
 
 import lstmlab
@@ -134,13 +132,7 @@ print("ok")
 
 
 def test_cuda_matches_cpu():
-    pytest.importorskip("numba.cuda")
-    env = dict(os.environ)
-    if os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1":
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    rc = subprocess.run([sys.executable, "-c", CUDA_SCRIPT, str(Path(__file__).parent)], capture_output=True,
-                        text=True, env=env, timeout=600)
-    assert rc.returncode == 0 and "ok" in rc.stdout, rc.stderr[-3000:]
+    run_cuda_script(CUDA_SCRIPT, str(Path(__file__).parent))
 
 
 def test_recording_a_reduce_stage(registered):
