@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .argtypes import number, option, positive_int, positive_number, probabilities
+from .layernorm import KINDS
 
 _EPILOG_TRAIN = """\
 examples:
@@ -79,7 +80,7 @@ def _add_train(sub):
     g.add_argument("--zoneout", type=probabilities, default=d.zoneout, metavar="P|STATE=P,...",
                    help="zoneout in [0, 1) on every state, or per state as c=0.5,h=0.05 (Krueger et al. 2017; "
                         "evaluation uses its expectation; default 0)")
-    g.add_argument("--layer-norm", choices=("xh", "xh+cell", "gates"), default=d.layer_norm,
+    g.add_argument("--layer-norm", choices=KINDS, default=d.layer_norm,
                    help="layer normalisation inside the cell: the input and recurrent pre-activations "
                         "separately (xh; Ba et al. 2016), also the cell before the output activation "
                         "(xh+cell; Ba et al.'s eq. 22, haste), or each gate on its own (gates; TensorFlow "

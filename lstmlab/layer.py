@@ -156,7 +156,7 @@ class RNN:
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
                  weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0, layer_norm=None):
-        self.layer_norm = layernorm.check_kind(None, layer_norm)
+        self.layer_norm = layernorm.check_kind(layer_norm)
         self.spec = layernorm.normalise(get_spec(variant), self.layer_norm)
         self.backend = backends.select(device, cuda_kernels)
         self.device = device

@@ -52,8 +52,8 @@ EPS = 1e-5
 _CACHE: dict = {}
 
 
-def check_kind(spec, kind):
-    """``kind`` validated for ``spec`` (None or "" means no layer norm); raises ValueError naming both."""
+def check_kind(kind):
+    """``kind`` validated (None or "" means no layer norm); raises ValueError naming the option."""
     if kind is None or kind == "" or kind is False:
         return None
     if kind not in KINDS:
@@ -68,7 +68,7 @@ def normalise(spec, kind):
     the variant when the variant's structure cannot take ``kind``.
     """
     from .spec import describe
-    kind = check_kind(spec, kind)
+    kind = check_kind(kind)
     if kind is None:
         return spec
     if getattr(spec.cls, "layer_norm", None):
@@ -237,9 +237,7 @@ def _function(name, args, body, returns):
     lines.append("    return (" + "".join(f"{r}, " for r in returns) + ")")
     ns = {"math": math}
     exec(compile("\n".join(lines) + "\n", f"<lstmlab.layernorm {name}>", "exec"), ns)  # noqa: S102
-    fn = ns[name]
-    fn.__lstmlab_source__ = "\n".join(lines) + "\n"
-    return fn
+    return ns[name]
 
 
 def _cell_args(cls):
