@@ -73,6 +73,12 @@ def test_options_benchmark_tiny():
     assert "torch cell zoneout / zoneout" in lines[0]
 
 
+def test_options_benchmark_times_the_layer_norm_forms_a_variant_takes():
+    from lstmlab.benchmark import options
+    assert set(options._layer_norm_forms("gru")) == {"layer_norm xh"}  # no memory cell, no x + a sums
+    assert set(options._layer_norm_forms("lstm")) == {"layer_norm xh", "layer_norm xh+cell", "layer_norm gates"}
+
+
 def test_the_torch_option_cells_compute_the_plain_cell_without_masks():
     """Each option's PyTorch cell runs forward and backward; an unknown option is refused."""
     import torch

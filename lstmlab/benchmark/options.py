@@ -5,7 +5,8 @@
 Each variant runs forward + backward (float32, training mode, masks drawn
 every call) as a 2-layer stack without options and with each option at 0.3
 (``dropout``, ``weight_drop``, ``recurrent_dropout``; ``zoneout`` on every
-state); the ratio is the option's time over the plain stack's. With
+state), and with ``--layer-norm`` each form of layer norm the variant can take;
+the ratio is the option's time over the plain stack's. With
 ``--against torch`` the same option around the variant's eager PyTorch cell
 (:func:`lstmlab.benchmark.torch_cells.option_cell`, what a PyTorch user
 writes for a custom cell) is timed in the same rounds, and for lstm and gru
@@ -22,6 +23,8 @@ from . import compare, timing, torch_cells
 
 OPTIONS = {"dropout": {"dropout": 0.3}, "weight_drop": {"weight_drop": 0.3},
            "recurrent_dropout": {"recurrent_dropout": 0.3}, "zoneout": {"zoneout": 0.3}}
+#: Layer norm's forms (``--layer-norm``), timed like the options but with no PyTorch cell beside them.
+LAYER_NORM = {f"layer_norm {k}": {"layer_norm": k} for k in ("xh", "xh+cell", "gates")}
 
 
 def _torch_dropout(variant, T, B, D, H):
@@ -36,12 +39,27 @@ def _torch_dropout(variant, T, B, D, H):
     return step
 
 
-def run(variants, sizes, repeats=7, against="torch", echo=print):
+def _layer_norm_forms(variant):
+    """The layer-norm forms ``variant`` can take (xh+cell needs a memory cell, gates a sum structure)."""
+    from ..layernorm import normalise
+    from ..registry import get_spec
+    forms = {}
+    for k, kw in LAYER_NORM.items():
+        try:
+            normalise(get_spec(variant), kw["layer_norm"])
+        except ValueError:
+            continue
+        forms[k] = kw
+    return forms
+
+
+def run(variants, sizes, repeats=7, against="torch", echo=print, layer_norm=False):
     rows = []
     for v in variants:
+        opts = dict(OPTIONS, **(_layer_norm_forms(v) if layer_norm else {}))
         for size in sizes:
             cases = {"plain": timing.lstmlab_step(v, *size, num_layers=2)}
-            cases.update({k: timing.lstmlab_step(v, *size, num_layers=2, **kw) for k, kw in OPTIONS.items()})
+            cases.update({k: timing.lstmlab_step(v, *size, num_layers=2, **kw) for k, kw in opts.items()})
             if against == "torch":
                 cases.update({f"torch cell {k}": torch_cells.option_cell(v, k, *size) for k in OPTIONS})
                 if v in ("lstm", "gru"):
@@ -50,7 +68,7 @@ def run(variants, sizes, repeats=7, against="torch", echo=print):
             ms = {k: t * 1e3 for k, t in med.items()}
             rows.append((v, size, ms))
             echo(f"{v:9s} {size}: " + ", ".join(f"{k} {t:.2f} ms" for k, t in ms.items())
-                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in OPTIONS)
+                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in opts)
                  + "".join(f"; torch cell {k} / {k} {ms[f'torch cell {k}'] / ms[k]:.1f}x" for k in OPTIONS
                            if f"torch cell {k}" in ms))
     return rows
@@ -63,12 +81,14 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--against", choices=("torch", "none"), default="torch")
+    ap.add_argument("--layer-norm", action="store_true", help="also time each layer-norm form the variant takes")
     args = ap.parse_args(argv)
     set_num_threads(args.threads)
     if args.against == "torch":
         import torch
         torch.set_num_threads(args.threads)
-    run(compare.parse_variants(args.variants), compare.parse_sizes(args.sizes), args.repeats, args.against)
+    run(compare.parse_variants(args.variants), compare.parse_sizes(args.sizes), args.repeats, args.against,
+        layer_norm=args.layer_norm)
 
 
 if __name__ == "__main__":
