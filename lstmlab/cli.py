@@ -85,6 +85,10 @@ def _add_train(sub):
                         "separately (xh; Ba et al. 2016), also the cell before the output activation "
                         "(xh+cell; Ba et al.'s eq. 22, haste), or each gate on its own (gates; TensorFlow "
                         "contrib); default none")
+    g.add_argument("--proj-size", type=int, default=d.proj_size, metavar="P",
+                   help="project the output state to P < hidden units (LSTMP, Sak et al. 2014, as "
+                        "torch.nn.LSTM(proj_size=P)); variants that read it only through their recurrent "
+                        "matrices; default 0, none")
     g = p.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default=d.optimizer,
                    help=f"(default {d.optimizer})")
@@ -136,7 +140,8 @@ def _cmd_train(args) -> int:
                       recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
                       dtype=args.dtype, dropout=args.dropout, weight_drop=args.weight_drop,
                       recurrent_dropout=args.recurrent_dropout, zoneout=args.zoneout,
-                      layer_norm=args.layer_norm, eval_every=args.eval_every, eval_size=args.eval_size,
+                      layer_norm=args.layer_norm, proj_size=args.proj_size, eval_every=args.eval_every,
+                      eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite, task_options=dict(args.task_options))
     if args.dry_run:
@@ -202,7 +207,8 @@ def _cmd_variants(args) -> int:
           + (f"; not {', '.join(no_matrix)}: no recurrent matrix)" if no_matrix else ")")
           + ", zoneout (on every state, or per state, e.g. c=0.5,h=0.05), layer_norm (xh: the input and "
           "recurrent pre-activations; xh+cell: also the cell, variants with a memory cell; gates: each gate, "
-          "variants that read x + a)")
+          "variants that read x + a), proj_size (LSTMP: the output state projected, variants that read it only "
+          "through their recurrent matrices)")
     return 0
 
 

@@ -31,22 +31,23 @@ class GradcheckReport:
 
 def gradcheck(variant, *, input_size=2, hidden_size=3, seq_len=4, batch=2, num_layers=1,
               bidirectional=False, lengths=None, seed=0, eps=1e-6, atol=1e-6, rtol=1e-4,
-              raise_on_failure=False) -> GradcheckReport:
+              raise_on_failure=False, **options) -> GradcheckReport:
     """Compare analytic and finite-difference gradients of ``variant`` in float64.
 
     Parameters are drawn with ``init="torch"`` plus small random peepholes, so
     every path carries gradient. A value passes when
-    ``|analytic - numeric| <= atol + rtol * |numeric|``.
+    ``|analytic - numeric| <= atol + rtol * |numeric|``. ``options`` go to
+    :class:`lstmlab.RNN` (deterministic ones: ``proj_size``, ``layer_norm``).
     """
     rng = np.random.default_rng(seed)
     layer = RNN(variant, input_size, hidden_size, num_layers, bidirectional=bidirectional,
-                dtype=np.float64, init="torch", seed=rng)
+                dtype=np.float64, init="torch", seed=rng, **options)
     for name in layer.params:
         if name.rsplit(".", 1)[-1] in layer.spec.unit_params:
             layer.params[name] = rng.uniform(-0.5, 0.5, layer.params[name].shape)
     x = rng.standard_normal((seq_len, batch, input_size))
     n = num_layers * layer.num_directions
-    state = tuple(rng.uniform(-0.5, 0.5, (n, batch, hidden_size)) for _ in layer.spec.state)
+    state = tuple(rng.uniform(-0.5, 0.5, (n, batch, size)) for size in layer.state_sizes)
     y, fin, ctx = layer.forward(x, state, lengths)
     wy = rng.standard_normal(y.shape)
     ws = tuple(rng.standard_normal(s.shape) for s in fin)

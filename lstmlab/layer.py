@@ -8,6 +8,8 @@ ordered layer by layer, forward direction first.
 
 Parameters are a flat mapping ``"layer{l}[.reverse].{name}"`` -> array, with
 ``name`` from the variant (``W``, ``b``, ``R``, ``b_R``, peepholes ``p_i``...).
+With ``proj_size`` (:mod:`lstmlab.projection`) the output state and the output
+have ``proj_size`` units, and each direction has a ``proj`` (proj_size, H).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, layernorm, memory, parallel, regularise, validate
+from . import backends, layernorm, memory, parallel, projection, regularise, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -143,6 +145,12 @@ class RNN:
         on its own ("gates"; TensorFlow contrib's LayerNormBasicLSTMCell). The
         input projection then has no ``b``; learnable gains and shifts per
         unit take its place. Deterministic: it acts in train and eval alike.
+    proj_size : int
+        0 (none), or the size of a projection of the output state (LSTMP;
+        Sak et al. 2014; ``torch.nn.LSTM(proj_size=...)``): the output, the
+        output state and what the recurrent matrices read have ``proj_size``
+        units (see :mod:`lstmlab.projection`). For variants that read the
+        output state only through their recurrent matrices.
 
     The four stochastic options act in training mode (``train()``, the default, as torch) and
     draw their masks from the forward's ``rng``; ``eval()`` gives the
@@ -155,7 +163,8 @@ class RNN:
                  init: str = "default", forget_bias: float | None = None, t_max: float | None = None,
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
-                 weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0, layer_norm=None):
+                 weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0, layer_norm=None,
+                 proj_size: int = 0):
         self.layer_norm = layernorm.check_kind(layer_norm)
         self.spec = layernorm.normalise(get_spec(variant), self.layer_norm)
         self.backend = backends.select(device, cuda_kernels)
@@ -186,6 +195,8 @@ class RNN:
         self._dropout, self._weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
         self._zoneout = regularise.check_zoneout(self.spec, zoneout)
         self._recurrent_dropout = regularise.check_recurrent(self.spec, "recurrent_dropout", recurrent_dropout)
+        self.proj_size = projection.check(self.spec, proj_size, self.hidden_size, self._zoneout,
+                                          self._recurrent_dropout)
         self.training = True
         # masks when forward is given no rng: a stream spawned from rng's seed, which draws nothing from rng
         # (the parameters below are what they were before the options existed)
@@ -200,13 +211,15 @@ class RNN:
             p = init_params(self.spec, d_in, hidden_size, rng, dtype=self.dtype, scheme=init,
                             forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
                             recurrent_init=recurrent_init, recurrent_gain=recurrent_gain)
+            if self.proj_size:
+                p = projection.init_params(self.spec, p, self.hidden_size, self.proj_size, rng)
             params.update({f"{prefix}.{k}": v for k, v in p.items()})
         self._params = Params(self, params)
         self._built = True
 
     #: Fixed once the layer is made: its parameters and kernels depend on them.
     _FIXED = frozenset({"spec", "layer_norm", "input_size", "hidden_size", "num_layers", "bidirectional",
-                        "num_directions", "dtype", "device", "backend"})
+                        "num_directions", "dtype", "device", "backend", "proj_size"})
 
     def __setattr__(self, name, value):
         if name in self._FIXED and self.__dict__.get("_built"):
@@ -227,7 +240,7 @@ class RNN:
     def _blocks(self):
         """(prefix, input size) for each direction of each layer, in state order."""
         for layer in range(self.num_layers):
-            d_in = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            d_in = self.input_size if layer == 0 else self.output_size * self.num_directions
             for d in range(self.num_directions):
                 yield f"layer{layer}" + (".reverse" if d else ""), d_in
 
@@ -239,9 +252,21 @@ class RNN:
     def param_shapes(self) -> dict:
         shapes = {}
         for prefix, d_in in self._blocks():
-            for k, s in self.spec.param_shapes(d_in, self.hidden_size).items():
+            one = projection.param_shapes(self.spec, self.spec.param_shapes(d_in, self.hidden_size),
+                                          self.hidden_size, self.proj_size)
+            for k, s in one.items():
                 shapes[f"{prefix}.{k}"] = s
         return shapes
+
+    @property
+    def output_size(self) -> int:
+        """Units of each direction's output: ``proj_size`` with a projection, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def state_sizes(self) -> tuple:
+        """Units of each state variable (``state_names`` order): the output state has ``output_size``."""
+        return (self.output_size,) + (self.hidden_size,) * (len(self.spec.state) - 1)
 
     @property
     def state_names(self) -> tuple:
@@ -281,7 +306,9 @@ class RNN:
 
     @recurrent_dropout.setter
     def recurrent_dropout(self, p):
-        self._recurrent_dropout = regularise.check_recurrent(self.spec, "recurrent_dropout", p)
+        p = regularise.check_recurrent(self.spec, "recurrent_dropout", p)
+        projection.check(self.spec, self.proj_size, self.hidden_size, self._zoneout, p)
+        self._recurrent_dropout = p
 
     @property
     def zoneout(self):
@@ -290,7 +317,9 @@ class RNN:
 
     @zoneout.setter
     def zoneout(self, p):
-        self._zoneout = regularise.check_zoneout(self.spec, p)
+        z = regularise.check_zoneout(self.spec, p)
+        projection.check(self.spec, self.proj_size, self.hidden_size, z, self._recurrent_dropout)
+        self._zoneout = z
 
     @property
     def stochastic(self) -> bool:
@@ -351,7 +380,9 @@ class RNN:
                               advice="pass recompute=K (keeps the tape of K steps), or a smaller T or batch")
         perm = _reverse_index(L, T) if self.bidirectional else None
         backend = self.backend if recompute is None else backends.Recompute(int(recompute))
-        final = np.empty_like(st)
+        if self.proj_size:
+            backend = projection.Projected(backend, self.hidden_size, self.proj_size)
+        final = [np.empty_like(s) for s in st]
         tapes = []
         inp = x
         k = 0
@@ -374,7 +405,7 @@ class RNN:
                     p, m = regularise.drop_weights(self.spec, p, wdrop, rng, self.dtype)
                     wmasks.append(m)
                 xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
-                s0 = np.ascontiguousarray(st[:, k + d])
+                s0 = _block_state(st, k + d, self.proj_size)
                 zm = None if zprobs is None else regularise.zone_mask(rng, zprobs, T, B, self.hidden_size,
                                                                       self.training, self.dtype)
                 rm = regularise.input_masks(self.spec, rng, rdrop, B, self.hidden_size, self.dtype) \
@@ -386,7 +417,8 @@ class RNN:
                 if d == 1:
                     Y = Y[perm, np.arange(B)]
                 outs.append(Y)
-                final[:, k] = fin
+                for i, f in enumerate(fin):
+                    final[i][k] = f
                 tapes.append(tape)
                 k += 1
             inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
@@ -440,7 +472,7 @@ class RNN:
         if ctx.released:
             raise RuntimeError("ctx: this forward's context was already used by a backward and its buffers "
                                "were recycled; run forward again, or pass retain=True to the first backward")
-        T, B, H = ctx.T, ctx.B, self.hidden_size
+        T, B, H = ctx.T, ctx.B, self.output_size
         if dy is not None:
             dy, _ = validate.to_host(self, dy, "dy")
         if dstate is not None and isinstance(dstate, (tuple, list)):
@@ -458,7 +490,7 @@ class RNN:
             dy = dy.transpose(1, 0, 2)
         dy = np.ascontiguousarray(dy)
         perm, arange = ctx.perms, np.arange(B)
-        grads, dstate0 = {}, np.empty_like(ds)
+        grads, dstate0 = {}, [np.empty_like(s) for s in ds]
         for layer in reversed(range(self.num_layers)):
             dx_total, calls = None, []
             for d in range(self.num_directions):
@@ -466,7 +498,8 @@ class RNN:
                 dyd = np.ascontiguousarray(dy[:, :, d * H:(d + 1) * H])
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
-                calls.append(lambda k=k, dyd=dyd: ctx.backend.backward(self.spec, ctx.tapes[k], dyd, ds[:, k]))
+                dsk = _block_state(ds, k, self.proj_size)
+                calls.append(lambda k=k, dyd=dyd, dsk=dsk: ctx.backend.backward(self.spec, ctx.tapes[k], dyd, dsk))
             results = parallel.run_directions(ctx.backend, calls)
             for d, (g, dx, d0) in enumerate(results):
                 k = layer * self.num_directions + d
@@ -479,7 +512,8 @@ class RNN:
                 if d == 1:
                     dx = dx[perm, arange]
                 dx_total = dx if dx_total is None else dx_total + dx
-                dstate0[:, k] = d0
+                for i, v in enumerate(d0):
+                    dstate0[i][k] = v
                 grads.update({f"{prefix}.{n}": v for n, v in g.items()})
             if ctx.drop_masks is not None and layer > 0:  # this layer's input was the dropped output below
                 dx_total = dx_total * ctx.drop_masks[layer - 1]
@@ -490,6 +524,14 @@ class RNN:
             from numba import cuda
             return grads, cuda.to_device(np.ascontiguousarray(dx)), tuple(cuda.to_device(d) for d in dstate0)
         return grads, dx, tuple(dstate0)
+
+
+def _block_state(st, k: int, projected: bool):
+    """Block k's initial state (or its gradient) from the per-state arrays (L * dirs, B, size): one
+    (nstate, B, H) array, or with a projection a list (the output state's size differs)."""
+    if projected:
+        return [s[k] for s in st]
+    return np.ascontiguousarray(np.stack([s[k] for s in st]))
 
 
 def _reverse_index(L, T):

@@ -124,6 +124,9 @@ def record(layer, x, state=None, lengths=None, names=None) -> dict:
     if getattr(layer, "device", "cpu") != "cpu":
         raise ValueError("record: runs on CPU layers only (device='cpu'); copy the parameters into a CPU layer "
                          "with set_params")
+    if getattr(layer, "proj_size", 0):
+        raise ValueError(f"record: a layer with a projection (proj_size={layer.proj_size}) is not recorded yet; "
+                         f"record a layer without proj_size")
     allowed = recordable_names(layer.spec.cls)
     want = allowed if names is None else tuple(names)
     bad = [n for n in want if n not in allowed]

@@ -36,6 +36,9 @@ class Stream:
                              "the future); stream a unidirectional one")
         if layer.device != "cpu":
             raise ValueError(f"stream: runs on the CPU layer only (this one is device={layer.device!r})")
+        if getattr(layer, "proj_size", 0):
+            raise ValueError(f"stream: a layer with a projection (proj_size={layer.proj_size}) is not streamed yet; "
+                             f"run its forward one step at a time, or stream a layer without proj_size")
         if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
             raise ValueError(f"batch: expected a positive int, got {batch!r}")
         self.layer, self.batch = layer, int(batch)
@@ -85,7 +88,7 @@ class Stream:
         from . import validate
         st = validate.check_state(self.layer, state, self.batch)
         for l in range(self.layer.num_layers):
-            self._Z[l][0] = hostside.pack_state(np.ascontiguousarray(st[:, l]))
+            self._Z[l][0] = hostside.pack_state(np.ascontiguousarray(np.stack([s[l] for s in st])))
 
     @property
     def state(self) -> tuple:

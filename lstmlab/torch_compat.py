@@ -10,6 +10,7 @@ only the sum ``b_ih + b_hh`` matters, so it becomes ``b`` (and ``b_hh = 0`` on
 the way back); the GRU keeps ``b_hh`` as ``b_R`` since r multiplies it.
 ``rnn`` is ``torch.nn.RNN(nonlinearity="tanh")`` and ``irnn`` is
 ``torch.nn.RNN(nonlinearity="relu")``, one block each, biases summed like the LSTM's.
+A projected LSTM (``proj_size``) maps torch's ``weight_hr_l{k}`` to ``proj``.
 """
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ def from_torch(layer, state_dict: dict) -> dict:
         if missing:
             raise KeyError(f"state_dict: missing {missing} (has {sorted(state_dict)})")
         g = {n: np.asarray(state_dict[k], dtype=layer.dtype) for n, k in keys.items()}
+        if getattr(layer, "proj_size", 0):  # LSTMP: torch's weight_hr is lstmlab's proj
+            k = f"weight_hr{theirs}"
+            want.add(k)
+            if k not in state_dict:
+                raise KeyError(f"state_dict: missing {[k]} (this layer has proj_size={layer.proj_size}; has "
+                               f"{sorted(state_dict)})")
+            out[f"{ours}.proj"] = np.asarray(state_dict[k], dtype=layer.dtype).copy()
         out[f"{ours}.W"] = g["weight_ih"].copy()
         out[f"{ours}.R"] = g["weight_hh"].copy()
         if kind != "gru":  # one effective bias
@@ -59,7 +67,9 @@ def from_torch(layer, state_dict: dict) -> dict:
             out[f"{ours}.b_R"] = g["bias_hh"].copy()
     extra = sorted(set(state_dict) - want)
     if extra:
-        raise KeyError(f"state_dict: unexpected keys {extra} (projections and other extras are not supported)")
+        hint = " (a projection's weight_hr: make the layer with proj_size)" if any("weight_hr" in k for k in extra) \
+            else ""
+        raise KeyError(f"state_dict: unexpected keys {extra}{hint}")
     return layer.check_params(out)
 
 
@@ -73,4 +83,6 @@ def to_torch(layer) -> dict:
         out[f"weight_hh{theirs}"] = p[f"{ours}.R"].copy()
         out[f"bias_ih{theirs}"] = p[f"{ours}.b"].copy()
         out[f"bias_hh{theirs}"] = (np.zeros_like(p[f"{ours}.b"]) if kind != "gru" else p[f"{ours}.b_R"].copy())
+        if getattr(layer, "proj_size", 0):
+            out[f"weight_hr{theirs}"] = p[f"{ours}.proj"].copy()
     return out

@@ -50,15 +50,18 @@ def check_lengths(layer, lengths, T, B):
         raise ValueError(f"lengths: expected values in [1, T={T}], got min {arr.min()}, max {arr.max()}")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
-def check_state(layer, state, B, name="state"):
+def check_state(layer, state, B, name="state") -> list:
+    """``state`` (None: zeros, or a tuple of one array per state variable) checked: a list of
+    (layers * directions, B, size) arrays, ``size`` from ``layer.state_sizes`` (hidden_size but with a projection)."""
     n = layer.num_layers * layer.num_directions
-    H, nst = layer.hidden_size, len(layer.spec.state)
+    nst = len(layer.spec.state)
+    sizes = getattr(layer, "state_sizes", (layer.hidden_size,) * nst)
     if state is None:
-        return np.zeros((nst, n, B, H), layer.dtype)
+        return [np.zeros((n, B, H), layer.dtype) for H in sizes]
     if not isinstance(state, (tuple, list)) or len(state) != nst:
         raise ValueError(f"{name}: expected a tuple of {nst} arrays {layer.spec.state}, got "
                          f"{type(state).__name__} of length {len(state) if hasattr(state, '__len__') else '?'}")
-    for s, v in zip(layer.spec.state, state):
+    for s, v, H in zip(layer.spec.state, state, sizes):
         if not isinstance(v, np.ndarray) or v.shape != (n, B, H):
             raise ValueError(f"{name} {s!r}: expected an array of shape {(n, B, H)}, got "
                              f"{getattr(v, 'shape', type(v).__name__)}")
@@ -66,7 +69,7 @@ def check_state(layer, state, B, name="state"):
             raise TypeError(f"{name} {s!r}: expected dtype {layer.dtype}, got {v.dtype}")
         if not np.isfinite(v).all():
             raise ValueError(f"{name} {s!r}: contains NaN or Inf")
-    return np.stack(state)
+    return list(state)
 
 
 def check_params(layer, params) -> dict:

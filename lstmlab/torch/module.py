@@ -62,8 +62,8 @@ class _Apply(torch.autograd.Function):
         ctx.saved_tensors  # noqa: B018 - raises if an input was modified in place since the forward
         layer, lctx = ctx.tape.layer, ctx.tape.ctx
         dyn = dy.detach().contiguous().numpy() if dy is not None else None
-        ds = tuple(np.zeros((layer.num_layers * layer.num_directions, lctx.B, layer.hidden_size), layer.dtype)
-                   if d is None else d.detach().contiguous().numpy() for d in dfinal)
+        ds = tuple(np.zeros((layer.num_layers * layer.num_directions, lctx.B, size), layer.dtype)
+                   if d is None else d.detach().contiguous().numpy() for d, size in zip(dfinal, layer.state_sizes))
         # retain: autograd may call this again on the same graph (retain_graph, gradcheck); the
         # buffers go back when the graph is freed (see _Tape)
         grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=True)
@@ -84,10 +84,12 @@ class Recurrent(nn.Module):
     - ``input``: (T, B, input_size), (B, T, input_size) with ``batch_first``, an
       unbatched (T, input_size), or a ``PackedSequence`` (then ``output`` is one too).
     - ``state``: None (zeros), or the variant's state variables, each
-      (num_layers * num_directions, B, hidden_size): one tensor when the
+      (num_layers * num_directions, B, hidden_size) (the output state
+      ``proj_size`` with a projection, as torch's): one tensor when the
       variant has one (``h``, as ``nn.GRU``), else a tuple in the variant's
       state order (``(h, c)`` for the LSTM family, as ``nn.LSTM``).
-    - ``output``: (T, B, num_directions * hidden_size), the top layer's ``h``;
+    - ``output``: (T, B, num_directions * hidden_size), the top layer's ``h``
+      (``proj_size`` instead of hidden_size with ``proj_size=``, LSTMP as ``nn.LSTM``'s);
       ``state``: the final state, same form as the given one.
 
     Parameters are ``nn.Parameter`` s named after lstmlab's (``layer0_W``,
@@ -134,6 +136,8 @@ class Recurrent(nn.Module):
         proto = RNN(self.variant, input_size, hidden_size, dtype=_NUMPY[dtype], init=init, seed=seed,
                     **self._options)
         self.dropout = proto.dropout  # validated by lstmlab.RNN
+        self.proj_size = proto.proj_size
+        self._sizes = proto.state_sizes
         self._layers = {proto.dtype: proto}
         self._names = list(proto.params.keys())
         for name in self._names:
@@ -229,9 +233,9 @@ class Recurrent(nn.Module):
             form = "a tensor" if len(names) == 1 else f"a tuple of {len(names)} tensors ({', '.join(names)})"
             raise TypeError(f"state: variant {self.variant!r} expects {form}, got {type(state).__name__}")
         L = self.num_layers * (2 if self.bidirectional else 1)
-        want = (L, self.hidden_size) if unbatched else (L, B, self.hidden_size)
         out = []
-        for n, s in zip(names, given):
+        for n, s, size in zip(names, given, self._sizes):
+            want = (L, size) if unbatched else (L, B, size)
             self._check_device(s.device, f"state {n}")
             if tuple(s.shape) != want:
                 raise ValueError(f"state {n}: expected size {want}, got {tuple(s.shape)}")
@@ -249,6 +253,8 @@ class Recurrent(nn.Module):
                 s += f", {k}=True"
         if not self.bias:
             s += ", bias=False"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
     # -- torch's own LSTM / GRU / RNN weights ---------------------------------------------

@@ -57,6 +57,7 @@ class TrainConfig:
     recurrent_dropout: float = 0.0  # on the recurrent matrices' inputs, one mask per sequence (Gal & Ghahramani 2016)
     zoneout: float | dict = 0.0     # zoneout on every state, or {state: p} (Krueger et al. 2017)
     layer_norm: str | None = None   # "xh", "xh+cell" or "gates" (lstmlab.layernorm); None: none
+    proj_size: int = 0              # projection of the output state (LSTMP, lstmlab.projection); 0: none
     eval_every: int = 100
     eval_size: int = 1000
     log_every: int = 10
@@ -111,6 +112,8 @@ class TrainConfig:
         self.zoneout = describe_zoneout(spec, check_zoneout(spec, self.zoneout))  # one spelling per setting
         from ..layernorm import normalise
         normalise(spec, self.layer_norm)  # an unknown kind, or one this variant cannot take: ValueError
+        from ..projection import check as check_projection
+        check_projection(spec, self.proj_size, self.hidden, check_zoneout(spec, self.zoneout), self.recurrent_dropout)
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
                                           and math.isfinite(self.clip)):

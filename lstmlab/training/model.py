@@ -45,6 +45,9 @@ class SequenceModel:
         Zoneout on the states (the layer's ``zoneout``).
     layer_norm : None, "xh", "xh+cell" or "gates"
         Layer normalisation inside the cell (the layer's; deterministic).
+    proj_size : int
+        0, or a projection of the output state (LSTMP; the layer's): the
+        readout then reads ``proj_size`` units.
 
     They act in :meth:`loss_and_grads` (training) only, with masks from its
     ``rng``; :meth:`predict` and :meth:`loss` run the deterministic cell
@@ -55,7 +58,7 @@ class SequenceModel:
                  init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
                  recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None,
                  dropout: float = 0.0, weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0,
-                 layer_norm=None):
+                 layer_norm=None, proj_size: int = 0):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.task = task
         if init == "chrono" and t_max is None:
@@ -64,12 +67,14 @@ class SequenceModel:
                        forget_bias=forget_bias, t_max=t_max, orthogonal=orthogonal,
                        recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng,
                        dropout=dropout if layers > 1 else 0.0, weight_drop=weight_drop,
-                       recurrent_dropout=recurrent_dropout, zoneout=zoneout, layer_norm=layer_norm)
+                       recurrent_dropout=recurrent_dropout, zoneout=zoneout, layer_norm=layer_norm,
+                       proj_size=proj_size)
         self.dropout = regularise.check_probability("dropout", dropout, self.rnn.spec.name)
         self.dtype = self.rnn.dtype
         K = task.output_size
-        bound = 1.0 / math.sqrt(hidden)
-        self.readout = {"readout.W": rng.uniform(-bound, bound, (K, hidden)).astype(self.dtype),
+        F = self.rnn.output_size  # the readout's features: hidden, or proj_size
+        bound = 1.0 / math.sqrt(F)
+        self.readout = {"readout.W": rng.uniform(-bound, bound, (K, F)).astype(self.dtype),
                         "readout.b": np.zeros(K, self.dtype)}
         self.params = {**self.rnn.params, **self.readout}
         self._loss = LOSSES[task.loss]
