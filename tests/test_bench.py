@@ -77,6 +77,7 @@ def test_options_benchmark_times_the_layer_norm_forms_a_variant_takes():
     from lstmlab.benchmark import options
     assert set(options._layer_norm_forms("gru")) == {"layer_norm xh"}  # no memory cell, no x + a sums
     assert set(options._layer_norm_forms("lstm")) == {"layer_norm xh", "layer_norm xh+cell", "layer_norm gates"}
+    assert options._projects("lstm") and options._projects("rnn") and not options._projects("gru")
 
 
 def test_the_torch_option_cells_compute_the_plain_cell_without_masks():

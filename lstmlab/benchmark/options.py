@@ -5,7 +5,8 @@
 Each variant runs forward + backward (float32, training mode, masks drawn
 every call) as a 2-layer stack without options and with each option at 0.3
 (``dropout``, ``weight_drop``, ``recurrent_dropout``; ``zoneout`` on every
-state), and with ``--layer-norm`` each form of layer norm the variant can take;
+state), with ``--layer-norm`` each form of layer norm the variant can take, and
+with ``--projection`` a projection of the output state to H/2 units (``proj_size``);
 the ratio is the option's time over the plain stack's. With
 ``--against torch`` the same option around the variant's eager PyTorch cell
 (:func:`lstmlab.benchmark.torch_cells.option_cell`, what a PyTorch user
@@ -53,13 +54,41 @@ def _layer_norm_forms(variant):
     return forms
 
 
-def run(variants, sizes, repeats=7, against="torch", echo=print, layer_norm=False):
+def _projects(variant) -> bool:
+    from ..projection import check
+    from ..registry import get_spec
+    spec = get_spec(variant)
+    try:
+        check(spec, 1, 2, (0.0,) * len(spec.state), 0.0)
+    except ValueError:
+        return False
+    return True
+
+
+def _torch_lstmp(T, B, D, H):
+    import torch
+    m = torch.nn.LSTM(D, H, num_layers=2, proj_size=max(1, H // 2)).train()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((T, B, D)).astype(np.float32))
+
+    def step():
+        y, _ = m(x)
+        y.sum().backward()
+    return step
+
+
+def run(variants, sizes, repeats=7, against="torch", echo=print, layer_norm=False, projection=False):
     rows = []
     for v in variants:
         opts = dict(OPTIONS, **(_layer_norm_forms(v) if layer_norm else {}))
         for size in sizes:
             cases = {"plain": timing.lstmlab_step(v, *size, num_layers=2)}
             cases.update({k: timing.lstmlab_step(v, *size, num_layers=2, **kw) for k, kw in opts.items()})
+            shown = list(opts)
+            if projection and _projects(v) and size[3] >= 2:
+                cases["proj_size H/2"] = timing.lstmlab_step(v, *size, num_layers=2, proj_size=size[3] // 2)
+                shown.append("proj_size H/2")
+                if against == "torch" and v == "lstm":
+                    cases["torch.nn.LSTM proj_size H/2"] = _torch_lstmp(*size)
             if against == "torch":
                 cases.update({f"torch cell {k}": torch_cells.option_cell(v, k, *size) for k in OPTIONS})
                 if v in ("lstm", "gru"):
@@ -68,9 +97,12 @@ def run(variants, sizes, repeats=7, against="torch", echo=print, layer_norm=Fals
             ms = {k: t * 1e3 for k, t in med.items()}
             rows.append((v, size, ms))
             echo(f"{v:9s} {size}: " + ", ".join(f"{k} {t:.2f} ms" for k, t in ms.items())
-                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in opts)
+                 + "; " + ", ".join(f"{k} {ms[k] / ms['plain']:.3f}x plain" for k in shown)
                  + "".join(f"; torch cell {k} / {k} {ms[f'torch cell {k}'] / ms[k]:.1f}x" for k in OPTIONS
-                           if f"torch cell {k}" in ms))
+                           if f"torch cell {k}" in ms)
+                 + ("; torch.nn.LSTM proj_size H/2 / proj_size H/2 "
+                    f"{ms['torch.nn.LSTM proj_size H/2'] / ms['proj_size H/2']:.1f}x"
+                    if "torch.nn.LSTM proj_size H/2" in ms else ""))
     return rows
 
 
@@ -82,13 +114,15 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--against", choices=("torch", "none"), default="torch")
     ap.add_argument("--layer-norm", action="store_true", help="also time each layer-norm form the variant takes")
+    ap.add_argument("--projection", action="store_true",
+                    help="also time a projection to H/2 units (proj_size), for the variants that take one")
     args = ap.parse_args(argv)
     set_num_threads(args.threads)
     if args.against == "torch":
         import torch
         torch.set_num_threads(args.threads)
     run(compare.parse_variants(args.variants), compare.parse_sizes(args.sizes), args.repeats, args.against,
-        layer_norm=args.layer_norm)
+        layer_norm=args.layer_norm, projection=args.projection)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def lstmlab_step(variant: str, T: int, B: int, D: int, H: int, dtype=np.float32,
 
     layer = RNN(variant, D, H, dtype=dtype, seed=seed, **layer_kw)
     x = np.random.default_rng(seed).standard_normal((T, B, D)).astype(dtype)
-    dy = np.ones((T, B, H), dtype)
+    dy = np.ones((T, B, layer.output_size), dtype)
 
     def step():
         y, _, ctx = layer.forward(x, recompute=recompute)
