@@ -5,7 +5,7 @@ matrix), so nothing here compiles beyond what the other tests compile.
 """
 import numpy as np
 import pytest
-from conftest import check_sampled_gradients
+from conftest import check_sampled_gradients, run_cuda_script
 
 import lstmlab
 from lstmlab import torch_compat
@@ -151,3 +151,29 @@ def test_training_config_and_cli_take_proj_size(tmp_path):
                  "--batch-size", "4", "--eval-every", "2", "--eval-size", "8", "--no-progress",
                  "--out", str(tmp_path / "cli")]) == 0
     assert json.loads((tmp_path / "cli" / "config.json").read_text())["config"]["proj_size"] == 3
+
+
+CUDA_SCRIPT = """
+import numpy as np
+import lstmlab
+cpu = lstmlab.RNN("lstm", 2, 4, dtype=np.float64, seed=1, proj_size=2)
+gpu = lstmlab.RNN("lstm", 2, 4, dtype=np.float64, seed=1, proj_size=2, device="cuda")
+gpu.set_params(cpu.params)
+rng = np.random.default_rng(0)
+x = rng.standard_normal((3, 2, 2))
+st = (rng.uniform(-0.5, 0.5, (1, 2, 2)), rng.uniform(-0.5, 0.5, (1, 2, 4)))
+yc, fc, cc = cpu.forward(x, st)
+yg, fg, cg = gpu.forward(x, st)
+dy = rng.standard_normal(yc.shape)
+gc, dxc, dsc = cpu.backward(cc, dy)
+gg, dxg, dsg = gpu.backward(cg, dy)
+err = max([np.abs(yc - yg).max(), np.abs(dxc - dxg).max()] + [np.abs(a - b).max() for a, b in zip(fc, fg)]
+          + [np.abs(a - b).max() for a, b in zip(dsc, dsg)] + [np.abs(gc[k] - gg[k]).max() for k in gc])
+assert err < 1e-10, err
+print("ok")
+"""
+
+
+def test_cuda_matches_cpu():
+    """The projected layer on the CUDA backend (the simulator without a GPU) against the CPU's."""
+    run_cuda_script(CUDA_SCRIPT)
