@@ -29,7 +29,7 @@ __all__ = ["Backend", "CPU", "Recompute", "CUDA", "select"]
 class Backend(Protocol):
     name: str
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None): ...
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None): ...
 
     def backward(self, spec, tape, dY, dstate): ...
 
@@ -40,8 +40,8 @@ class CPU:
     """The Numba kernels of :mod:`lstmlab.engine`; the tape holds every step."""
     name = "cpu"
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
-        return engine.forward(spec, params, x, state0, lengths, zoneout, recurrent_masks)
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
+        return engine.forward(spec, params, x, state0, lengths, zoneout, recurrent_masks, step_masks)
 
     def backward(self, spec, tape, dY, dstate):
         return engine.backward(spec, tape, dY, dstate)
@@ -56,9 +56,9 @@ class Recompute:
     K: int
     name = "cpu-recompute"
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
         return recompute.forward(spec, params, x, state0, lengths, K=self.K, zoneout=zoneout,
-                                 recurrent_masks=recurrent_masks)
+                                 recurrent_masks=recurrent_masks, step_masks=step_masks)
 
     def backward(self, spec, tape, dY, dstate):
         return recompute.backward(spec, tape, dY, dstate)
@@ -76,7 +76,10 @@ class CUDA:
     kernels: str = "step"
     name = "cuda"
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
+        if step_masks is not None or spec.cls.step_masks:
+            raise ValueError(f"recurrent_dropout_form='semeniuta': runs on the CPU for now (variant {spec.name!r} "
+                             f"on device='cuda'); use the variational form, or a CPU layer")
         from .cuda import engine as cuda_engine
         return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels, zoneout=zoneout,
                                    recurrent_masks=recurrent_masks)

@@ -15,6 +15,7 @@ compiled by Numba:
     the caller afterwards.
 
 ``PM_p``: product p's input mask (recurrent dropout; no rows without it);
+``SM``: per-step masks, after ``ZC``, only for a variant that declares ``step_masks``;
 ``ZM, ZC``: zoneout's mask (no rows without zoneout) and the new states
 before it (see :mod:`lstmlab.emit`). The options run as passes of their own
 over their masks' rows, so the plain cell's loops are the same with or
@@ -98,6 +99,11 @@ _ZONE_ON = "t < ZM.shape[0]"
 _OPTION_ARGS = "ZM, ZC"
 
 
+def _option_args(spec) -> str:
+    """The kernels' trailing arguments: zoneout's, then ``SM`` for a variant with step masks."""
+    return _OPTION_ARGS + (", SM" if spec.cls.step_masks else "")
+
+
 def _option_pass(cond, moves):
     """An option's pass over the running rows, each move its own loop over j, under ``if <cond>:``."""
     return [f"if {cond}:", "    for bb in range(B):", "        if t < L[bb]:"] + \
@@ -117,7 +123,7 @@ def forward_source(spec) -> str:
     lay = emit.layout(spec)
     G = len(spec.inputs)
     out = [
-        f"def forward(x, WT, b, {_args(lay)}U, L, Z, S, Y, XP, {_OPTION_ARGS}):",
+        f"def forward(x, WT, b, {_args(lay)}U, L, Z, S, Y, XP, {_option_args(spec)}):",
         "    T = x.shape[0]",
         "    B = x.shape[1]",
         "    D = x.shape[2]",
@@ -159,7 +165,7 @@ def backward_source(spec) -> str:
     lay = emit.layout(spec)
     pargs = "".join(f"R{i}, dA{i}, Q{i}, PM{i}, " for i, _, _ in lay.prods)
     out = [
-        f"def backward(XP, Z, S, {pargs}U, L, dY, dXP, dU, G, Gn, {_OPTION_ARGS}):",
+        f"def backward(XP, Z, S, {pargs}U, L, dY, dXP, dU, G, Gn, {_option_args(spec)}):",
         "    T = Z.shape[0] - 1",
         "    B = Z.shape[1]",
         "    H = dY.shape[2]",
@@ -195,7 +201,7 @@ def step_source(spec) -> str:
     input (a stacked layer's input is the output buffer of the layer below).
     """
     lay = emit.layout(spec)
-    sig = f"x, WT, b, {_args(lay)}U, L, Z, S, Y, XP, {_OPTION_ARGS}"
+    sig = f"x, WT, b, {_args(lay)}U, L, Z, S, Y, XP, {_option_args(spec)}"
     return "\n".join([
         f"def step(x_t, {sig}):",
         "    if x_t.shape[0]:",

@@ -114,13 +114,11 @@ def _owner(cls, name):
     return None
 
 
-def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: bool):
-    """A stage whose forward and backward are generated from ``fwd_fn``'s maths.
+def trace(cls, fwd_fn, fwd_args, what: str):
+    """``(sympy namespace, {argument: symbol}, [output expressions])``: ``fwd_fn`` run on sympy symbols.
 
-    ``fwd_args`` is the forward's binding ``(name, kind, key)`` as computed by
-    :func:`lstmlab.spec.describe`. Returns ``(new_stage, forward, backward)``:
-    the stage with outputs extended by the saved values, and the two plain
-    functions (also attached to ``cls`` as static methods).
+    ``fwd_args`` as for :func:`derive_stage` (fixed arguments enter as their
+    values); ``what`` names the function in errors (``"stage 0's forward"``).
     """
     S = _sympy()
     sp = S.sp
@@ -134,17 +132,49 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
         outs = traced(*call)
     except TypeError as exc:
         if "truth value" in str(exc) or "Relational" in str(exc):
-            raise VariantError(f"variant {C}: stage {index}'s forward branches on a value ({exc}); a derived "
+            raise VariantError(f"variant {C}: {what} branches on a value ({exc}); a derived "
                                f"backward needs branch-free maths (if/min/max/comparisons on arguments). Write "
                                f"the backward by hand, or use smooth functions") from exc
-        raise VariantError(f"variant {C}: tracing stage {index}'s forward with sympy failed: {exc}") from exc
+        raise VariantError(f"variant {C}: tracing {what} with sympy failed: {exc}") from exc
     except AttributeError as exc:
-        raise VariantError(f"variant {C}: stage {index}'s forward uses an operation a derived backward cannot "
+        raise VariantError(f"variant {C}: {what} uses an operation a derived backward cannot "
                            f"handle: {exc}") from exc
-    if not isinstance(outs, tuple) or len(outs) != len(stage.outputs):
+    if not isinstance(outs, tuple):
+        raise VariantError(f"variant {C}: {what} must return a tuple, got {outs!r}")
+    return S, syms, [sp.sympify(o) for o in outs]
+
+
+def function_from(cls, name: str, params: list, exprs: list, tag: str):
+    """A plain scalar function ``name(params) -> tuple(exprs)`` printed from sympy expressions, from a file in
+    the kernel cache (so a traceback through it shows its lines); ``tag`` makes the file's name."""
+    sp = _sympy().sp
+    code = f"# written by lstmlab for {cls.__name__}\n{_function_source(sp, name, params, exprs)}"
+    return _exec(cls, code, tag)[name]
+
+
+def _exec(cls, code: str, tag: str) -> dict:
+    ns = {"sigmoid": scalar.sigmoid, "tanh": scalar.tanh, "exp": scalar.exp, "relu": scalar.relu,
+          "relu_step": scalar.relu_step, "math": math, "__name__": f"lstmlab.derived.{cls.__name__}"}
+    digest = hashlib.sha256(code.encode()).hexdigest()[:20]
+    path = kernel_files.write_once(kernel_files.module_name("lstmlab_derived", f"{cls.__name__}_{tag}", digest), code)
+    exec(compile(code, str(path), "exec"), ns)  # noqa: S102 - our own source
+    return ns
+
+
+def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: bool):
+    """A stage whose forward and backward are generated from ``fwd_fn``'s maths.
+
+    ``fwd_args`` is the forward's binding ``(name, kind, key)`` as computed by
+    :func:`lstmlab.spec.describe`. Returns ``(new_stage, forward, backward)``:
+    the stage with outputs extended by the saved values, and the two plain
+    functions (also attached to ``cls`` as static methods).
+    """
+    S, syms, outs = trace(cls, fwd_fn, fwd_args, f"stage {index}'s forward")
+    sp = S.sp
+    C = cls.__name__
+    if len(outs) != len(stage.outputs):
         raise VariantError(f"variant {C}: stage {index}'s forward must return a tuple of {len(stage.outputs)} "
-                           f"values {stage.outputs}, got {outs!r}")
-    outs = [sp.sympify(o) for o in outs]
+                           f"values {stage.outputs}, got {len(outs)}")
     nst = len(state) if last else 0
 
     # values the backward may read, by symbol: outputs (new state as <s>_new)
@@ -196,7 +226,7 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     fname, bname = f"_derived_forward_{index}", f"_derived_backward_{index}"
     fsrc = _function_source(sp, fname, [a for a, _, _ in fwd_args], outs + extra_exprs)
     used = set().union(*(g.free_symbols for g in grads)) if grads else set()
-    readable = ([a for a, kind, _ in fwd_args if kind in ("x", "state", "param", "out", "units")]
+    readable = ([a for a, kind, _ in fwd_args if kind in ("x", "state", "param", "out", "units", "mask")]
                 + [readable_name[o] for o in stage.outputs] + list(extra_names))
     bargs = [r for r in readable if sp.Symbol(r, real=True) in used]
     bargs += [f"d_{o}" for o in stage.outputs if dsym[o] in used]
@@ -204,14 +234,8 @@ def derive_stage(cls, stage, index: int, fwd_fn, fwd_args, state: tuple, last: b
     if unknown:  # pragma: no cover - guarded by the substitutions above
         raise VariantError(f"variant {C}: derived backward of stage {index} needs {sorted(unknown)}")
     bsrc = _function_source(sp, bname, bargs, grads)
-    ns = {"sigmoid": scalar.sigmoid, "tanh": scalar.tanh, "exp": scalar.exp, "relu": scalar.relu,
-          "relu_step": scalar.relu_step, "math": math,
-          "__name__": f"lstmlab.derived.{C}"}
     code = f"# derived by lstmlab from {C}.{stage.forward}\n{fsrc}\n\n{bsrc}"
-    # from a file in the kernel cache, so a traceback through the derived maths shows its lines
-    digest = hashlib.sha256(code.encode()).hexdigest()[:20]
-    path = kernel_files.write_once(kernel_files.module_name("lstmlab_derived", f"{C}_{index}", digest), code)
-    exec(compile(code, str(path), "exec"), ns)  # noqa: S102 - our own source
+    ns = _exec(cls, code, str(index))
     fwd, bwd = ns[fname], ns[bname]
     fwd.__lstmlab_source__ = bwd.__lstmlab_source__ = code
     setattr(cls, fname, staticmethod(fwd))

@@ -25,6 +25,9 @@ every generated kernel:
 ``rb<i> (len(targets)*H,)``        product i's bias (zeros when it has none)
 ``Y (T, B, H)``                    output, zero past a sequence's length
 ``U (n_unit_params, H)``           per-unit parameters; ``L (B,)`` lengths
+``SM (T, B, nmask*H)``             per-step masks a stage reads as ``m_<name>`` (Semeniuta et al.'s
+                                   recurrent dropout); an argument of the kernels of variants
+                                   that declare ``step_masks`` only
 ``G (nstate + n_mid, B, H)``       gradient accumulators: previous state, mid-step outputs
 ``Gn (nstate, B, H)``              gradient of the new state, carried between steps
 ``dXP``, ``dA<i>``, ``dU``, ``Q<i>`` their gradients; ``Q_i = dA_i[t] @ R_i``
@@ -155,6 +158,8 @@ def arg_source(lay: Layout, kind, key, mine, last, xp_step="t"):
         return f"U[{key}, j]"
     if kind == "units":
         return "(H * 1.0)"
+    if kind == "mask":
+        return f"SM[t, bb, {key} * H + j]"
     if kind == "out":
         return f"S[t, bb, {lay.slot[key]} * H + j]"
     if last and key in lay.state:  # grad of the new state

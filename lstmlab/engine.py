@@ -134,10 +134,11 @@ class Tape:
     ZM: np.ndarray = None  # zoneout: the mask and the candidate states (None without zoneout)
     ZC: np.ndarray = None
     PM: list = None        # each product's input mask (None without recurrent dropout)
+    SM: np.ndarray = None  # the per-step masks of a variant with step_masks (candidate dropout)
 
 
 def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.ndarray, zoneout=None,
-            recurrent_masks=None):
+            recurrent_masks=None, step_masks=None):
     """Run one direction of one layer.
 
     x: (T, B, D); state0: (nstate, B, H); lengths: (B,) int64, 1 <= L <= T.
@@ -146,7 +147,9 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     (any value in [0, 1] mixes them; see :mod:`lstmlab.regularise`).
     recurrent_masks: None, or one mask (B, len(source)*H) per product,
     multiplying its input at every step (variational recurrent dropout).
-    The tape keeps both masks by reference: change them only after the backward.
+    step_masks: for a variant declaring ``step_masks`` (and only then), the
+    masks ``SM`` (T, B, nmask*H) its stages read as ``m_<name>``.
+    The tape keeps the masks by reference: change them only after the backward.
     All float arrays share one dtype (float32 or float64), already validated.
     Returns ``(Y (T, B, H), final_state (nstate, B, H), tape)``.
     """
@@ -158,6 +161,7 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     if zone:
         hostside.check_zoneout(zoneout, T, B, nst * H, dt)
     PM = hostside.input_masks(spec, recurrent_masks, B, H, dt)
+    SM = hostside.check_step_masks(spec, step_masks, T, B, H, dt)
     ker = kernels(spec)
     # the weights' transposes are views (F-ordered; BLAS reads them as they are): nothing is
     # re-laid-out per call, and an update in place is seen by the next call
@@ -184,14 +188,15 @@ def forward(spec, params: dict, x: np.ndarray, state0: np.ndarray, lengths: np.n
     # without zoneout the new states are Z[1:] and the mask is never read
     ZC = workspace.empty((T, B, nst * H), dt) if zone else Z[1:]
     ZM = zoneout if zone else no_mask(dt)
-    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP, ZM, ZC)
+    _call(spec, ker.forward, *args, U, lengths, Z, S, Y, XP, ZM, ZC, *SM)
     if not keep:
         scratch.append(XP)
         XP = _NO_XP.setdefault(np.dtype(dt), np.zeros((1, 1, 1), dt))
     workspace.give(*scratch)
     final = hostside.unpack_state(Z[-1], nst, H)  # Z[T]: the kernel carries the state past each end
     return Y, final, Tape(x, params, lengths, XP, Z, S, P, hostside.tape_signature(spec, x, H), zoneout,
-                          ZC if zone else None, PM if recurrent_masks is not None else None)
+                          ZC if zone else None, PM if recurrent_masks is not None else None,
+                          SM[0] if SM else None)
 
 
 def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
@@ -240,7 +245,8 @@ def backward(spec, tape: Tape, dY: np.ndarray, dstate: np.ndarray):
         XP = tape.XP[t0:t1] if reads_x else tape.XP
         _call(spec, ker.backward, XP, tape.Z[t0:t1 + 1], tape.S[t0:t1], *args, U, L - t0,
               dY[t0:t1], dXPc, dU, G, Gn, *((tape.ZM[t0:t1], tape.ZC[t0:t1]) if zone else
-                                            (no_mask(dt), tape.Z[t0 + 1:t1 + 1])))
+                                            (no_mask(dt), tape.Z[t0 + 1:t1 + 1])),
+              *(() if tape.SM is None else (tape.SM[t0:t1],)))
         dXP2 = dXPc.reshape(n * B, -1)
         hostside.add_weight_grads(spec, grads, dXP2, x[t0:t1].reshape(n * B, D),
                                   [dA[:n].reshape(n * B, -1) for dA in dAs],

@@ -178,6 +178,20 @@ def check_zoneout(ZM, T, B, n, dt) -> None:
     _want("zoneout", ZM, (T, B, n), dt, contiguous=True)
 
 
+def check_step_masks(spec, SM, T, B, H, dt) -> tuple:
+    """``(SM,)`` for a variant with step masks (T, B, nmask*H), checked; ``()`` for one without."""
+    n = len(spec.cls.step_masks)
+    if not n:
+        if SM is not None:
+            raise ValueError(f"step_masks: variant {spec.name!r} reads no per-step mask, got an array")
+        return ()
+    if not isinstance(SM, np.ndarray):
+        raise TypeError(f"step_masks: variant {spec.name!r} reads per-step masks {spec.cls.step_masks}: expected "
+                        f"a numpy array, got {type(SM).__name__}")
+    _want("step_masks", SM, (T, B, n * H), dt, contiguous=True)
+    return (SM,)
+
+
 def _check_params(spec, params, D, H, dt, what):
     for name, shape in _param_shapes(spec, D, H):
         a = params.get(name)

@@ -154,7 +154,7 @@ class Projected:
                              f"unprojected state; pass state=None or use a full-rank projection")
         return np.linalg.solve(G, p64)  # (P, H): h0 = r0 @ lift
 
-    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None):
+    def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
         proj = params["proj"]
         r0 = state0[0]
         h0 = lift = None
@@ -163,7 +163,7 @@ class Projected:
             h0 = (r0.astype(np.float64) @ lift).astype(r0.dtype)
         s0 = np.stack([h0 if h0 is not None else np.zeros((r0.shape[0], self.H), r0.dtype), *state0[1:]])
         Y, fin, tape = self.inner.forward(spec, self._effective(spec, params), x, s0, lengths, zoneout,
-                                          recurrent_masks)
+                                          recurrent_masks, step_masks)
         T, B, H = Y.shape
         Yp = (Y.reshape(T * B, H) @ proj.T).reshape(T, B, self.P)
         final = [fin[0] @ proj.T, *fin[1:]]

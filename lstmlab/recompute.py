@@ -31,6 +31,7 @@ class SegmentTape:
     starts: list
     zoneout: np.ndarray = None  # the zoneout mask of the whole sequence, or None
     recurrent_masks: list = None  # the products' input masks (one per sequence), or None
+    step_masks: np.ndarray = None  # a variant's per-step masks (candidate dropout), or None
 
 
 def _segments(T, K):
@@ -46,7 +47,7 @@ def _zone(zoneout, t0, t1):
     return None if zoneout is None else zoneout[t0:t1]
 
 
-def forward(spec, params, x, state0, lengths, K, zoneout=None, recurrent_masks=None):
+def forward(spec, params, x, state0, lengths, K, zoneout=None, recurrent_masks=None, step_masks=None):
     """Like :func:`lstmlab.engine.forward`, keeping only the segments' entering states (and the zoneout mask)."""
     T, B, _ = x.shape
     H = state0.shape[2]
@@ -58,10 +59,10 @@ def forward(spec, params, x, state0, lengths, K, zoneout=None, recurrent_masks=N
     for t0, t1 in _segments(T, K):
         starts.append(st)
         y, st, tape = engine.forward(spec, params, x[t0:t1], st, _seg_lengths(lengths, t0, t1),
-                                     _zone(zoneout, t0, t1), recurrent_masks)
+                                     _zone(zoneout, t0, t1), recurrent_masks, _zone(step_masks, t0, t1))
         engine.release(tape)
         Y[t0:t1] = y
-    return Y, st, SegmentTape(x, params, lengths, K, starts, zoneout, recurrent_masks)
+    return Y, st, SegmentTape(x, params, lengths, K, starts, zoneout, recurrent_masks, step_masks)
 
 
 def backward(spec, tape: SegmentTape, dY, dstate):
@@ -72,7 +73,7 @@ def backward(spec, tape: SegmentTape, dY, dstate):
     for k, (t0, t1) in reversed(list(enumerate(_segments(T, tape.K)))):
         _, _, seg = engine.forward(spec, tape.params, x[t0:t1], tape.starts[k],
                                    _seg_lengths(tape.lengths, t0, t1), _zone(tape.zoneout, t0, t1),
-                                   tape.recurrent_masks)
+                                   tape.recurrent_masks, _zone(tape.step_masks, t0, t1))
         g, dx[t0:t1], ds = engine.backward(spec, seg, np.ascontiguousarray(dY[t0:t1]), ds)
         engine.release(seg)
         for n, v in g.items():

@@ -84,7 +84,7 @@ def _method(cls, name, what):
 
 def _check_declarations(cls) -> tuple:
     C = cls.__name__
-    for what in ("inputs", "state", "unit_params", "saved"):
+    for what in ("inputs", "state", "unit_params", "saved", "step_masks"):
         _check_names(cls, what, getattr(cls, what))
     if not cls.inputs:
         raise VariantError(f"{C}.inputs must name at least one gate block, got ()")
@@ -151,6 +151,8 @@ def _common(cls, a, known):
         return "out", a
     if a == UNITS:
         return "units", None
+    if a.startswith("m_") and a[2:] in cls.step_masks:
+        return "mask", cls.step_masks.index(a[2:])
     return None
 
 
