@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .argtypes import number, option, positive_int, positive_number, probabilities
+from .candidate_dropout import FORMS
 from .layernorm import KINDS
 
 _EPILOG_TRAIN = """\
@@ -85,6 +86,10 @@ def _add_train(sub):
                         "separately (xh; Ba et al. 2016), also the cell before the output activation "
                         "(xh+cell; Ba et al.'s eq. 22, haste), or each gate on its own (gates; TensorFlow "
                         "contrib); default none")
+    g.add_argument("--recurrent-dropout-form", choices=FORMS, default=d.recurrent_dropout_form,
+                   help="what --recurrent-dropout drops: each recurrent matrix's input, one mask per sequence "
+                        "(variational, Gal & Ghahramani 2016; the default), or only the candidate (the LSTM's g), "
+                        "a mask per step (semeniuta: Semeniuta et al. 2016, recurrent dropout without memory loss)")
     g.add_argument("--proj-size", type=int, default=d.proj_size, metavar="P",
                    help="project the output state to P < hidden units (LSTMP, Sak et al. 2014, as "
                         "torch.nn.LSTM(proj_size=P)); variants that read it only through their recurrent "
@@ -140,7 +145,8 @@ def _cmd_train(args) -> int:
                       recurrent_init=args.recurrent_init, recurrent_gain=args.recurrent_gain,
                       dtype=args.dtype, dropout=args.dropout, weight_drop=args.weight_drop,
                       recurrent_dropout=args.recurrent_dropout, zoneout=args.zoneout,
-                      layer_norm=args.layer_norm, proj_size=args.proj_size, eval_every=args.eval_every,
+                      layer_norm=args.layer_norm, proj_size=args.proj_size,
+                      recurrent_dropout_form=args.recurrent_dropout_form, eval_every=args.eval_every,
                       eval_size=args.eval_size,
                       log_every=args.log_every, checkpoint_every=args.checkpoint_every,
                       on_nonfinite=args.on_nonfinite, task_options=dict(args.task_options))
@@ -207,7 +213,8 @@ def _cmd_variants(args) -> int:
           + (f"; not {', '.join(no_matrix)}: no recurrent matrix)" if no_matrix else ")")
           + ", zoneout (on every state, or per state, e.g. c=0.5,h=0.05), layer_norm (xh: the input and "
           "recurrent pre-activations; xh+cell: also the cell, variants with a memory cell; gates: each gate, "
-          "variants that read x + a), proj_size (LSTMP: the output state projected, variants that read it only "
+          "variants that read x + a), recurrent_dropout_form semeniuta (on the candidate; variants that "
+          "declare one), proj_size (LSTMP: the output state projected, variants that read it only "
           "through their recurrent matrices)")
     return 0
 

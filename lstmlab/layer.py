@@ -17,7 +17,7 @@ import weakref
 
 import numpy as np
 
-from . import backends, layernorm, memory, parallel, projection, regularise, validate
+from . import backends, candidate_dropout, layernorm, memory, parallel, projection, regularise, validate
 from .init import init_params
 from .registry import get_spec
 
@@ -30,8 +30,9 @@ class Context:
     """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
 
     def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False, owner=None, version=0,
-                 weight_masks=None, drop_masks=None):
+                 weight_masks=None, drop_masks=None, spec=None):
         self.tapes, self.perms = tapes, perms  # one engine tape per direction of each layer
+        self.spec = spec  # the variant the tapes ran (with candidate dropout: its masked form)
         self.weight_masks = weight_masks  # per direction of each layer: {R name: DropConnect mask}, or None
         self.drop_masks = drop_masks      # per layer but the last: the dropout mask of its output, or None
         self.T, self.B, self.batch_first = T, B, batch_first
@@ -131,6 +132,11 @@ class RNN:
         Variational recurrent dropout (Gal & Ghahramani 2016): the input of
         every recurrent matrix times a mask drawn once per sequence, inside
         the compiled kernels.
+    recurrent_dropout_form : {"variational", "semeniuta"}
+        "semeniuta": ``recurrent_dropout`` drops the candidate only (the LSTM's
+        g, the GRU's n), with a mask per step (Semeniuta et al. 2016,
+        "Recurrent Dropout without Memory Loss"; :mod:`lstmlab.candidate_dropout`),
+        for variants that declare a ``candidate_block``; CPU only for now.
     zoneout : float in [0, 1), or {state name: float}
         Zoneout (Krueger et al. 2017) on every state variable, or on the
         named ones (``{"c": 0.5, "h": 0.05}`` for the LSTM): each unit keeps
@@ -164,7 +170,7 @@ class RNN:
                  orthogonal: bool = False, recurrent_init: str | None = None, recurrent_gain: float = 1.0,
                  seed=0, device: str = "cpu", cuda_kernels: str = "step", dropout: float = 0.0,
                  weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0, layer_norm=None,
-                 proj_size: int = 0):
+                 proj_size: int = 0, recurrent_dropout_form: str = "variational"):
         self.layer_norm = layernorm.check_kind(layer_norm)
         self.spec = layernorm.normalise(get_spec(variant), self.layer_norm)
         self.backend = backends.select(device, cuda_kernels)
@@ -195,8 +201,14 @@ class RNN:
         self._dropout, self._weight_drop = regularise.check_options(self.spec, dropout, weight_drop, self.num_layers)
         self._zoneout = regularise.check_zoneout(self.spec, zoneout)
         self._recurrent_dropout = regularise.check_recurrent(self.spec, "recurrent_dropout", recurrent_dropout)
+        self.recurrent_dropout_form = candidate_dropout.check_form(recurrent_dropout_form)
+        # the masked form's kernels, made (and checked) now so an unsuitable variant is refused at once
+        self._masked_spec = candidate_dropout.masked(self.spec) if recurrent_dropout_form == "semeniuta" else None
+        if self._masked_spec is not None and device != "cpu":
+            raise ValueError(f"recurrent_dropout_form='semeniuta': runs on the CPU for now, got device={device!r} "
+                             f"for variant {self.spec.name!r}; use the variational form on CUDA")
         self.proj_size = projection.check(self.spec, proj_size, self.hidden_size, self._zoneout,
-                                          self._recurrent_dropout)
+                                          self._variational_dropout)
         self.training = True
         # masks when forward is given no rng: a stream spawned from rng's seed, which draws nothing from rng
         # (the parameters below are what they were before the options existed)
@@ -219,7 +231,7 @@ class RNN:
 
     #: Fixed once the layer is made: its parameters and kernels depend on them.
     _FIXED = frozenset({"spec", "layer_norm", "input_size", "hidden_size", "num_layers", "bidirectional",
-                        "num_directions", "dtype", "device", "backend", "proj_size"})
+                        "num_directions", "dtype", "device", "backend", "proj_size", "recurrent_dropout_form"})
 
     def __setattr__(self, name, value):
         if name in self._FIXED and self.__dict__.get("_built"):
@@ -301,13 +313,19 @@ class RNN:
 
     @property
     def recurrent_dropout(self) -> float:
-        """Variational dropout on the recurrent matrices' inputs, in training mode (checked when set)."""
+        """Recurrent dropout in training mode (checked when set): on the recurrent matrices' inputs, or on
+        the candidate with ``recurrent_dropout_form="semeniuta"``."""
         return self._recurrent_dropout
+
+    @property
+    def _variational_dropout(self) -> float:
+        return self._recurrent_dropout if self.recurrent_dropout_form == "variational" else 0.0
 
     @recurrent_dropout.setter
     def recurrent_dropout(self, p):
         p = regularise.check_recurrent(self.spec, "recurrent_dropout", p)
-        projection.check(self.spec, self.proj_size, self.hidden_size, self._zoneout, p)
+        projection.check(self.spec, self.proj_size, self.hidden_size, self._zoneout,
+                         p if self.recurrent_dropout_form == "variational" else 0.0)
         self._recurrent_dropout = p
 
     @property
@@ -318,7 +336,7 @@ class RNN:
     @zoneout.setter
     def zoneout(self, p):
         z = regularise.check_zoneout(self.spec, p)
-        projection.check(self.spec, self.proj_size, self.hidden_size, z, self._recurrent_dropout)
+        projection.check(self.spec, self.proj_size, self.hidden_size, z, self._variational_dropout)
         self._zoneout = z
 
     @property
@@ -392,6 +410,8 @@ class RNN:
         drop = self.dropout if self.training else 0.0
         zprobs = self._zoneout if any(self._zoneout) else None
         rdrop = self.recurrent_dropout if self.training else 0.0
+        semeniuta = bool(rdrop) and self._masked_spec is not None
+        spec = self._masked_spec if semeniuta else self.spec
         if self.draws_masks and rng is None:
             rng = self._mask_rng
         wmasks = [] if wdrop else None
@@ -409,9 +429,10 @@ class RNN:
                 zm = None if zprobs is None else regularise.zone_mask(rng, zprobs, T, B, self.hidden_size,
                                                                       self.training, self.dtype)
                 rm = regularise.input_masks(self.spec, rng, rdrop, B, self.hidden_size, self.dtype) \
-                    if rdrop else None
-                calls.append(lambda p=p, xin=xin, s0=s0, zm=zm, rm=rm: backend.forward(self.spec, p, xin, s0, L,
-                                                                                      zm, rm))
+                    if rdrop and not semeniuta else None
+                sm = regularise.mask(rng, (T, B, self.hidden_size), rdrop, self.dtype) if semeniuta else None
+                calls.append(lambda p=p, xin=xin, s0=s0, zm=zm, rm=rm, sm=sm: backend.forward(spec, p, xin, s0, L,
+                                                                                             zm, rm, sm))
             results = parallel.run_directions(backend, calls)  # directions at once on CPU threads
             for d, (Y, fin, tape) in enumerate(results):
                 if d == 1:
@@ -428,7 +449,7 @@ class RNN:
                 inp = inp * m
         y = inp.transpose(1, 0, 2) if self.batch_first else inp
         ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device, self, self.params_version,
-                      wmasks, dmasks)
+                      wmasks, dmasks, spec)
         if on_device:  # device arrays in, device arrays out
             from numba import cuda
             return cuda.to_device(np.ascontiguousarray(y)), tuple(cuda.to_device(f) for f in final), ctx
@@ -499,7 +520,7 @@ class RNN:
                 if d == 1:
                     dyd = np.ascontiguousarray(dyd[perm, arange])
                 dsk = _block_state(ds, k, self.proj_size)
-                calls.append(lambda k=k, dyd=dyd, dsk=dsk: ctx.backend.backward(self.spec, ctx.tapes[k], dyd, dsk))
+                calls.append(lambda k=k, dyd=dyd, dsk=dsk: ctx.backend.backward(ctx.spec, ctx.tapes[k], dyd, dsk))
             results = parallel.run_directions(ctx.backend, calls)
             for d, (g, dx, d0) in enumerate(results):
                 k = layer * self.num_directions + d

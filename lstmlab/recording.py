@@ -127,6 +127,9 @@ def record(layer, x, state=None, lengths=None, names=None) -> dict:
     if getattr(layer, "proj_size", 0):
         raise ValueError(f"record: a layer with a projection (proj_size={layer.proj_size}) is not recorded yet; "
                          f"record a layer without proj_size")
+    if getattr(layer, "_masked_spec", None) is not None and layer.training and layer.recurrent_dropout:
+        raise ValueError("record: the layer drops its candidate in training mode (recurrent_dropout_form="
+                         "'semeniuta'); record it in eval mode (layer.eval())")
     allowed = recordable_names(layer.spec.cls)
     want = allowed if names is None else tuple(names)
     bad = [n for n in want if n not in allowed]

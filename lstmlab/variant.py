@@ -130,6 +130,13 @@ class Variant:
     #: The state variable holding the memory cell, for ``layer_norm="xh+cell"``, which
     #: normalises it before :meth:`cell_output`; None: the variant has no such cell.
     cell_state: str | None = None
+    #: The input block of the candidate value, the new content a step writes into the state
+    #: (the LSTM's ``g``, the GRU's ``n``), for Semeniuta et al.'s recurrent dropout
+    #: (:mod:`lstmlab.candidate_dropout`); None: the variant has no such candidate.
+    candidate_block: str | None = None
+    #: Names of per-step masks a stage function reads as ``m_<name>`` (one value per step, row
+    #: and unit, from the kernels' ``SM`` buffer); set by :mod:`lstmlab.candidate_dropout`.
+    step_masks: tuple = ()
     #: Derive the pointwise backward with sympy (lstmlab.derive): None (default)
     #: derives it for a stage without a backward, or whose forward overrides the
     #: one the inherited backward was written for; True always; False never.

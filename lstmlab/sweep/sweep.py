@@ -30,7 +30,7 @@ MANIFEST, RECORDS, RUNS = "sweep.json", "runs.jsonl", "runs"
 
 #: TrainConfig fields that did not exist when the first sweeps were recorded, and their defaults.
 _ADDED_LATER = {"task_options": {}, "dropout": 0.0, "weight_drop": 0.0, "recurrent_dropout": 0.0, "zoneout": 0.0,
-                "layer_norm": None, "proj_size": 0}
+                "layer_norm": None, "proj_size": 0, "recurrent_dropout_form": "variational"}
 
 
 class SweepMismatch(ValueError):

@@ -55,6 +55,7 @@ class TrainConfig:
     dropout: float = 0.0            # non-recurrent connections: between layers and before the readout (Zaremba 2014)
     weight_drop: float = 0.0        # DropConnect on the recurrent matrices, one mask per step (Merity et al. 2018)
     recurrent_dropout: float = 0.0  # on the recurrent matrices' inputs, one mask per sequence (Gal & Ghahramani 2016)
+    recurrent_dropout_form: str = "variational"  # or "semeniuta": on the candidate, per step (Semeniuta et al. 2016)
     zoneout: float | dict = 0.0     # zoneout on every state, or {state: p} (Krueger et al. 2017)
     layer_norm: str | None = None   # "xh", "xh+cell" or "gates" (lstmlab.layernorm); None: none
     proj_size: int = 0              # projection of the output state (LSTMP, lstmlab.projection); 0: none
@@ -112,8 +113,12 @@ class TrainConfig:
         self.zoneout = describe_zoneout(spec, check_zoneout(spec, self.zoneout))  # one spelling per setting
         from ..layernorm import normalise
         normalise(spec, self.layer_norm)  # an unknown kind, or one this variant cannot take: ValueError
+        from ..candidate_dropout import check_form, masked
+        if check_form(self.recurrent_dropout_form) == "semeniuta":
+            masked(normalise(spec, self.layer_norm))  # a variant without a candidate: ValueError
         from ..projection import check as check_projection
-        check_projection(spec, self.proj_size, self.hidden, check_zoneout(spec, self.zoneout), self.recurrent_dropout)
+        check_projection(spec, self.proj_size, self.hidden, check_zoneout(spec, self.zoneout),
+                         self.recurrent_dropout if self.recurrent_dropout_form == "variational" else 0.0)
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
                                           and math.isfinite(self.clip)):

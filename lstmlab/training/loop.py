@@ -132,7 +132,8 @@ class _Run:
                                    recurrent_init=cfg.recurrent_init, recurrent_gain=cfg.recurrent_gain,
                                    rng=np.random.default_rng([cfg.seed, 1]), dropout=cfg.dropout,
                                    weight_drop=cfg.weight_drop, recurrent_dropout=cfg.recurrent_dropout,
-                                   zoneout=cfg.zoneout, layer_norm=cfg.layer_norm, proj_size=cfg.proj_size)
+                                   zoneout=cfg.zoneout, layer_norm=cfg.layer_norm, proj_size=cfg.proj_size,
+                                   recurrent_dropout_form=cfg.recurrent_dropout_form)
         self.opt = cfg.make_optimizer()
         self.opt_state = self.opt.init(self.model.params)
         self.data_rng = np.random.default_rng([cfg.seed, 0])

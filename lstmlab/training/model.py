@@ -45,6 +45,8 @@ class SequenceModel:
         Zoneout on the states (the layer's ``zoneout``).
     layer_norm : None, "xh", "xh+cell" or "gates"
         Layer normalisation inside the cell (the layer's; deterministic).
+    recurrent_dropout_form : "variational" or "semeniuta"
+        What ``recurrent_dropout`` drops (the layer's): the recurrent inputs, or the candidate.
     proj_size : int
         0, or a projection of the output state (LSTMP; the layer's): the
         readout then reads ``proj_size`` units.
@@ -58,7 +60,7 @@ class SequenceModel:
                  init: str = "default", forget_bias=None, t_max=None, orthogonal=False,
                  recurrent_init=None, recurrent_gain=1.0, rng: np.random.Generator | None = None,
                  dropout: float = 0.0, weight_drop: float = 0.0, recurrent_dropout: float = 0.0, zoneout=0.0,
-                 layer_norm=None, proj_size: int = 0):
+                 layer_norm=None, proj_size: int = 0, recurrent_dropout_form: str = "variational"):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.task = task
         if init == "chrono" and t_max is None:
@@ -68,7 +70,7 @@ class SequenceModel:
                        recurrent_init=recurrent_init, recurrent_gain=recurrent_gain, seed=rng,
                        dropout=dropout if layers > 1 else 0.0, weight_drop=weight_drop,
                        recurrent_dropout=recurrent_dropout, zoneout=zoneout, layer_norm=layer_norm,
-                       proj_size=proj_size)
+                       proj_size=proj_size, recurrent_dropout_form=recurrent_dropout_form)
         self.dropout = regularise.check_probability("dropout", dropout, self.rnn.spec.name)
         self.dtype = self.rnn.dtype
         K = task.output_size

@@ -23,6 +23,7 @@ class GRU(Variant):
     reference = "Cho et al. 2014 (arXiv:1406.1078), cuDNN/torch reset-after form"
     inputs = ("r", "z", "n")
     state = ("h",)
+    candidate_block = "n"
     stages = (Stage(products=(Product(("h",), ("r", "z", "n"), bias=True),),
                     outputs=("h", "r_act", "z_act", "n_act", "hn")),)
     forget_block = "z"

@@ -21,6 +21,7 @@ class JANET(Variant):
     reference = "van der Westhuizen & Lasenby 2018 (arXiv:1804.04849)"
     inputs = ("f", "c")
     state = ("h",)
+    candidate_block = "c"
     saved = ("f_act", "g_act", "c_tilde")
     forget_block = "f"
     BETA = 1.0

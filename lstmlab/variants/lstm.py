@@ -27,6 +27,7 @@ class LSTM(Variant):
     forget_block = "f"
     input_block = "i"
     cell_state = "c"
+    candidate_block = "g"
 
     @staticmethod
     def cell_output(c, o_act):

@@ -21,6 +21,7 @@ class MGU(Variant):
     reference = "Zhou, Wu, Zhang & Zhou 2016 (arXiv:1603.09420)"
     inputs = ("f", "n")
     state = ("h",)
+    candidate_block = "n"
     stages = (
         Stage(products=(Product(("h",), ("f",), name="R"),), outputs=("m", "f_act"),
               forward="gate", backward="gate_grad"),

@@ -42,6 +42,7 @@ class Peephole(Variant):
     INPUT_ACTIVATION = True   # NIAF: g(x) = x
     OUTPUT_ACTIVATION = True  # NOAF: h(x) = x
     cell_state = "c"
+    candidate_block = "z"
 
     @staticmethod
     def cell_output(c, o_act):
