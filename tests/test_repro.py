@@ -59,12 +59,14 @@ def test_reproductions_are_registered_with_both_budgets():
     hoch = {c.extra["label"] for c in repros["hochreiter1997"].configs("paper", 1)}
     assert hoch == {"nfg", "lstm", "lstm-chrono", "rnn"}
     reg = {(c.extra["label"], c.dropout, c.weight_drop, c.recurrent_dropout, str(c.validate().zoneout),
-            c.layer_norm, c.task_options.get("permuted", False)) for c in repros["regularisers"].configs("paper", 1)}
+            c.layer_norm, c.recurrent_dropout_form == "semeniuta", c.task_options.get("permuted", False))
+           for c in repros["regularisers"].configs("paper", 1)}
     zone = str({"h": 0.05, "c": 0.5})
-    assert reg == {(f"lstm{a}{p}", d, w, r, z, ln, bool(p)) for p in ("", "/permuted")
+    assert reg == {(f"lstm{a}{p}", d, w, r, z, ln, a == "+semeniuta_dropout", bool(p)) for p in ("", "/permuted")
                    for a, d, w, r, z, ln in (("", 0.0, 0.0, 0.0, "0.0", None), ("+dropout", 0.3, 0.0, 0.0, "0.0", None),
                                              ("+weight_drop", 0.0, 0.3, 0.0, "0.0", None),
                                              ("+recurrent_dropout", 0.0, 0.0, 0.3, "0.0", None),
+                                             ("+semeniuta_dropout", 0.0, 0.0, 0.3, "0.0", None),
                                              ("+zoneout", 0.0, 0.0, 0.0, zone, None),
                                              ("+layer_norm", 0.0, 0.0, 0.0, "0.0", "xh+cell"))}
     # the arms added later keep the recorded runs' ids: the committed paper records still match the grid

@@ -1,5 +1,5 @@
-"""Regularising an LSTM on a small real data set: dropout, weight drop, recurrent dropout, zoneout and layer norm
-on digits."""
+"""Regularising an LSTM on a small real data set: dropout, weight drop, recurrent dropout (two forms), zoneout
+and layer norm on digits."""
 
 import numpy as np
 
@@ -8,13 +8,17 @@ from lstmlab.training import TrainConfig
 
 #: label -> the TrainConfig fields of the arm
 ARMS = {"lstm": {}, "lstm+dropout": {"dropout": 0.3}, "lstm+weight_drop": {"weight_drop": 0.3},
-        "lstm+recurrent_dropout": {"recurrent_dropout": 0.3}, "lstm+zoneout": {"zoneout": {"c": 0.5, "h": 0.05}},
+        "lstm+recurrent_dropout": {"recurrent_dropout": 0.3},
+        "lstm+semeniuta_dropout": {"recurrent_dropout": 0.3, "recurrent_dropout_form": "semeniuta"},
+        "lstm+zoneout": {"zoneout": {"c": 0.5, "h": 0.05}},
         "lstm+layer_norm": {"layer_norm": "xh+cell"}}
 #: arm -> the paper's claim it tests
 CLAIMS = {
     "lstm+dropout": "Zaremba et al. 2014: dropout on the non-recurrent connections lowers an LSTM's test loss",
     "lstm+weight_drop": "Merity et al. 2018: DropConnect on the recurrent matrix lowers an LSTM's test loss",
     "lstm+recurrent_dropout": "Gal & Ghahramani 2016: variational dropout on the recurrent input lowers an LSTM's "
+                              "test loss",
+    "lstm+semeniuta_dropout": "Semeniuta et al. 2016: dropout on the candidate update only lowers an LSTM's "
                               "test loss",
     "lstm+zoneout": "Krueger et al. 2017: zoneout (cell 0.5, hidden 0.05) lowers an LSTM's test loss",
     "lstm+layer_norm": "Ba, Kiros & Hinton 2016: layer normalisation (input, recurrent and cell) lowers an LSTM's "
@@ -26,11 +30,12 @@ ORDERS = {"": {}, "/permuted": {"permuted": True}}
 @register_reproduction()
 class Regularisers(Reproduction):
     name = "regularisers"
-    title = "Regularising an LSTM on pixel-by-pixel digits: four regularisers and layer norm against the plain cell"
+    title = "Regularising an LSTM on pixel-by-pixel digits: five regularisers and layer norm against the plain cell"
     paper = ("Zaremba, Sutskever & Vinyals 2014, \"Recurrent Neural Network Regularization\", arXiv:1409.2329; "
              "Merity, Keskar & Socher 2018, \"Regularizing and Optimizing LSTM Language Models\", ICLR, "
              "arXiv:1708.02182; Gal & Ghahramani 2016, \"A Theoretically Grounded Application of Dropout in "
-             "Recurrent Neural Networks\", NeurIPS, arXiv:1512.05287; Krueger et al. 2017, \"Zoneout: "
+             "Recurrent Neural Networks\", NeurIPS, arXiv:1512.05287; Semeniuta, Severyn & Barth 2016, \"Recurrent "
+             "Dropout without Memory Loss\", COLING, arXiv:1603.05118; Krueger et al. 2017, \"Zoneout: "
              "Regularizing RNNs by Randomly Preserving Hidden Activations\", ICLR, arXiv:1606.01305; Ba, Kiros & "
              "Hinton 2016, \"Layer Normalization\", arXiv:1607.06450; the task after Le, Jaitly & Hinton 2015, "
              "Sec. 4.2")
@@ -40,7 +45,8 @@ class Regularisers(Reproduction):
         "images the plain cell overfits; the arms add dropout 0.3 on the non-recurrent connections (here the "
         "layer's output before the readout; Zaremba et al. 2014), DropConnect 0.3 on the recurrent matrix, "
         "one mask per step (the weight-dropped LSTM of Merity et al. 2018), variational dropout 0.3 on the "
-        "recurrent input, one mask per sequence (Gal & Ghahramani 2016), or zoneout with probability 0.5 on "
+        "recurrent input, one mask per sequence (Gal & Ghahramani 2016), dropout 0.3 on the candidate g only, a "
+        "mask per step (Semeniuta et al. 2016), or zoneout with probability 0.5 on "
         "the cell and 0.05 on the hidden state (Krueger et al. 2017's LSTM setting; evaluation uses the "
         "expectation), or layer normalisation of the input and recurrent pre-activations and of the cell (Ba "
         "et al. 2016, eq. 20-22; deterministic). Adam 3e-3, clip 1, batch 32. The "
