@@ -66,8 +66,11 @@ def _build(spec):
         why = f"it already reads step masks {cls.step_masks}"
     if why:
         raise ValueError(f"recurrent_dropout_form='semeniuta': variant {spec.name!r} cannot take it: {why}")
-    j = next(st.index for st in spec.stages for _, kind, key in st.fwd_args
-             if kind == "x" and spec.inputs[key] == block)
+    j = next((st.index for st in spec.stages for _, kind, key in st.fwd_args
+              if kind == "x" and spec.inputs[key] == block), None)
+    if j is None:  # pragma: no cover - describe checks candidate_block is an input, and every input is read
+        raise ValueError(f"recurrent_dropout_form='semeniuta': variant {spec.name!r}'s candidate_block {block!r} "
+                         f"is read by no stage")
     st = spec.stages[j]
     declared = cls.get_stages()[j]
     raw = getattr(cls, declared.forward)
@@ -91,7 +94,8 @@ def _build(spec):
     fn = derive.function_from(cls, name, params, new, f"semeniuta_{j}")
     stages = list(cls.get_stages())
     stages[j] = dataclasses.replace(declared, forward=name, backward=None)
-    ns = {name: staticmethod(fn), "stages": tuple(stages), "step_masks": (MASK,), "derive_backward": True,
+    # derive_backward stays None: only the rewritten stage (backward None) is derived, the others keep theirs
+    ns = {name: staticmethod(fn), "stages": tuple(stages), "step_masks": (MASK,), "derive_backward": None,
           "candidate_dropout_of": cls, "__module__": cls.__module__,
           "__doc__": f"{cls.__name__} with Semeniuta et al.'s recurrent dropout on its candidate {block!r} "
                      f"(see lstmlab.candidate_dropout).\n\n{cls.__doc__ or ''}",

@@ -393,7 +393,9 @@ class RNN:
         if T * B * self.hidden_size > _CHECK_MEMORY_ABOVE:  # small calls skip the estimate (streaming latency)
             est = memory.layer_bytes(self.spec, self.input_size, self.hidden_size, T if recompute is None else
                                      min(T, int(recompute)), B, self.dtype.itemsize, self.num_layers,
-                                     self.num_directions, zoneout_steps=T if any(self._zoneout) else 0)
+                                     self.num_directions, zoneout_steps=T if any(self._zoneout) else 0,
+                                     mask_steps=T if self._masked_spec is not None and self.training
+                                     and self._recurrent_dropout else 0)
             memory.check_fits(f"forward of x with T={T}, B={B}", est["total"], est,
                               advice="pass recompute=K (keeps the tape of K steps), or a smaller T or batch")
         perm = _reverse_index(L, T) if self.bidirectional else None

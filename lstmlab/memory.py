@@ -47,11 +47,12 @@ def param_count(spec, D: int, H: int, layers: int = 1, directions: int = 1) -> i
 
 
 def layer_bytes(spec, D: int, H: int, T: int, B: int, itemsize: int, layers: int = 1,
-                directions: int = 1, backward: bool = True, zoneout_steps: int = 0) -> dict:
+                directions: int = 1, backward: bool = True, zoneout_steps: int = 0, mask_steps: int = 0) -> dict:
     """``{"parameters", "tape", "backward", "total"}`` bytes of one forward (+ backward) of a stack.
 
     ``zoneout_steps``: the steps zoneout's mask and new-state buffers cover (all of the sequence's,
-    also when the tape is recomputed in segments; 0 without zoneout).
+    also when the tape is recomputed in segments; 0 without zoneout); ``mask_steps``: likewise for the
+    per-step masks of candidate dropout (:mod:`lstmlab.candidate_dropout`).
     """
     chunk = min(T, max(1, -(-config.CHUNK_ROWS // max(B, 1))))
     reads_x = backward_reads_x(spec)
@@ -63,7 +64,7 @@ def layer_bytes(spec, D: int, H: int, T: int, B: int, itemsize: int, layers: int
         per_dir = ((T + 1) * B * len(spec.state) * H + T * B * len(spec.saved) * H
                    + sum(T * B * len(p.source) * H for p in spec.products)
                    + (T if reads_x else chunk) * B * G * H + T * B * H
-                   + 2 * zoneout_steps * B * len(spec.state) * H)
+                   + 2 * zoneout_steps * B * len(spec.state) * H + mask_steps * B * H)
         tape += directions * per_dir
         temps = max(temps, directions * (chunk * B * G * H + sum(chunk * B * len(p.targets) * H
                                                                   for p in spec.products) + T * B * d_in))

@@ -193,10 +193,14 @@ def _check_class_options(cls):
     stray = [u for u in cls.recurrent_unit_params if u not in cls.unit_params]
     if stray:
         raise VariantError(f"{C}.recurrent_unit_params {stray} are not unit_params {cls.unit_params!r}")
-    for attr in ("forget_block", "input_block"):
+    for attr in ("forget_block", "input_block", "candidate_block"):
         blk = getattr(cls, attr)
         if blk is not None and blk not in cls.inputs:
             raise VariantError(f"{C}.{attr} = {blk!r} is not one of inputs {cls.inputs!r}")
+    if cls.step_masks and cls.__dict__.get("candidate_dropout_of") is None:
+        # their masks are drawn by the layer for the forms it builds (lstmlab.candidate_dropout) only
+        raise VariantError(f"{C}.step_masks = {cls.step_masks!r}: per-step masks are set by "
+                           f"lstmlab.candidate_dropout, not declared by a variant; remove step_masks")
 
 
 def describe(cls, name: str | None = None) -> VariantSpec:

@@ -26,6 +26,9 @@ def _kind(layer):
     if name not in TORCH_MODULES:
         raise ValueError(f"torch conversion: variant must be one of {sorted(TORCH_MODULES)} "
                          f"(torch has no {name!r}), got {name!r}")
+    if getattr(layer, "proj_size", 0) and name != "lstm":
+        raise ValueError(f"torch conversion: proj_size={layer.proj_size} has a torch counterpart for 'lstm' only "
+                         f"(torch.nn.LSTM(proj_size=...)); torch.nn.{TORCH_MODULES[name]} has none, got {name!r}")
     return name
 
 

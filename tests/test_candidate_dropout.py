@@ -111,3 +111,20 @@ def test_training_config_and_cli_take_the_form(tmp_path):
                  "--eval-size", "8", "--no-progress", "--out", str(tmp_path / "cli")]) == 0
     cfg = json.loads((tmp_path / "cli" / "config.json").read_text())["config"]
     assert cfg["recurrent_dropout_form"] == "semeniuta" and cfg["recurrent_dropout"] == 0.25
+
+
+def test_a_variant_cannot_declare_step_masks_or_a_candidate_that_is_not_an_input():
+    from lstmlab.spec import describe
+    from lstmlab.variant import VariantError
+    from lstmlab.variants.lstm import LSTM
+
+    class WrongCandidate(LSTM):
+        candidate_block = "gg"
+
+    class OwnMasks(LSTM):
+        step_masks = ("m",)
+
+    with pytest.raises(VariantError, match=r"candidate_block = 'gg' is not one of inputs"):
+        describe(WrongCandidate, "test_wrong_candidate")
+    with pytest.raises(VariantError, match="per-step masks are set by lstmlab.candidate_dropout"):
+        describe(OwnMasks, "test_own_masks")

@@ -177,3 +177,8 @@ print("ok")
 def test_cuda_matches_cpu():
     """The projected layer on the CUDA backend (the simulator without a GPU) against the CPU's."""
     run_cuda_script(CUDA_SCRIPT)
+
+
+def test_torch_conversion_of_a_projection_is_for_the_lstm_only():
+    with pytest.raises(ValueError, match=r"proj_size=2 has a torch counterpart for 'lstm' only"):
+        torch_compat.to_torch(lstmlab.RNN("rnn", 2, 4, proj_size=2))

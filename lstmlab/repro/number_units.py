@@ -33,7 +33,10 @@ def analyse_run(run_dir: Path, state: str = "c", n: int = 1000, seed: int = 1234
     arrays, meta = ckpt.load(path)
     cfg = TrainConfig.from_dict(meta["config"])
     task = cfg.make_task()
-    model = SequenceModel(task, cfg.variant, cfg.hidden, cfg.layers, dtype=np.dtype(cfg.dtype))
+    if cfg.proj_size:  # the projected output state is not a cell's own state
+        return None
+    model = SequenceModel(task, cfg.variant, cfg.hidden, cfg.layers, dtype=np.dtype(cfg.dtype),
+                          layer_norm=cfg.layer_norm)
     model.load_params({k[6:]: v for k, v in arrays.items() if k.startswith("param/")})
     if state not in model.rnn.spec.state:
         return None

@@ -117,7 +117,8 @@ class TrainConfig:
         if check_form(self.recurrent_dropout_form) == "semeniuta":
             masked(normalise(spec, self.layer_norm))  # a variant without a candidate: ValueError
         from ..projection import check as check_projection
-        check_projection(spec, self.proj_size, self.hidden, check_zoneout(spec, self.zoneout),
+        check_projection(normalise(spec, self.layer_norm), self.proj_size, self.hidden,
+                         check_zoneout(spec, self.zoneout),
                          self.recurrent_dropout if self.recurrent_dropout_form == "variational" else 0.0)
         _choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         if self.clip is not None and not (isinstance(self.clip, (int, float)) and self.clip > 0
