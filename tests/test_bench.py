@@ -68,7 +68,8 @@ def test_options_benchmark_tiny():
     rows = options.run(["gru"], [(5, 2, 3, 4)], repeats=1, echo=lines.append)
     (variant, size, ms), = rows
     opts = {"dropout", "weight_drop", "recurrent_dropout", "zoneout"}
-    assert variant == "gru" and set(ms) == {"plain", "torch.nn.GRU dropout"} | opts | {f"torch cell {k}" for k in opts}
+    assert variant == "gru" and set(ms) == {"plain", "torch.nn.GRU dropout", "semeniuta_dropout"} | opts | {
+        f"torch cell {k}" for k in opts}
     assert all(t > 0 for t in ms.values()) and "zoneout" in lines[0] and "x plain" in lines[0]
     assert "torch cell zoneout / zoneout" in lines[0]
 
@@ -78,6 +79,7 @@ def test_options_benchmark_times_the_layer_norm_forms_a_variant_takes():
     assert set(options._layer_norm_forms("gru")) == {"layer_norm xh"}  # no memory cell, no x + a sums
     assert set(options._layer_norm_forms("lstm")) == {"layer_norm xh", "layer_norm xh+cell", "layer_norm gates"}
     assert options._projects("lstm") and options._projects("rnn") and not options._projects("gru")
+    assert options._has_candidate("gru") and not options._has_candidate("rnn")
 
 
 def test_the_torch_option_cells_compute_the_plain_cell_without_masks():

@@ -4,7 +4,7 @@
 
 Each variant runs forward + backward (float32, training mode, masks drawn
 every call) as a 2-layer stack without options and with each option at 0.3
-(``dropout``, ``weight_drop``, ``recurrent_dropout``; ``zoneout`` on every
+(``dropout``, ``weight_drop``, ``recurrent_dropout`` in both forms; ``zoneout`` on every
 state), with ``--layer-norm`` each form of layer norm the variant can take, and
 with ``--projection`` a projection of the output state to H/2 units (``proj_size``);
 the ratio is the option's time over the plain stack's. With
@@ -24,6 +24,8 @@ from . import compare, timing, torch_cells
 
 OPTIONS = {"dropout": {"dropout": 0.3}, "weight_drop": {"weight_drop": 0.3},
            "recurrent_dropout": {"recurrent_dropout": 0.3}, "zoneout": {"zoneout": 0.3}}
+#: Recurrent dropout in Semeniuta et al.'s form (on the candidate), for the variants that name one.
+SEMENIUTA = {"semeniuta_dropout": {"recurrent_dropout": 0.3, "recurrent_dropout_form": "semeniuta"}}
 #: Layer norm's forms (``--layer-norm``), timed like the options but with no PyTorch cell beside them.
 LAYER_NORM = {f"layer_norm {k}": {"layer_norm": k} for k in ("xh", "xh+cell", "gates")}
 
@@ -54,6 +56,16 @@ def _layer_norm_forms(variant):
     return forms
 
 
+def _has_candidate(variant) -> bool:
+    from ..candidate_dropout import masked
+    from ..registry import get_spec
+    try:
+        masked(get_spec(variant))
+    except ValueError:
+        return False
+    return True
+
+
 def _projects(variant) -> bool:
     from ..projection import check
     from ..registry import get_spec
@@ -79,7 +91,8 @@ def _torch_lstmp(T, B, D, H):
 def run(variants, sizes, repeats=7, against="torch", echo=print, layer_norm=False, projection=False):
     rows = []
     for v in variants:
-        opts = dict(OPTIONS, **(_layer_norm_forms(v) if layer_norm else {}))
+        opts = dict(OPTIONS, **(SEMENIUTA if _has_candidate(v) else {}),
+                    **(_layer_norm_forms(v) if layer_norm else {}))
         for size in sizes:
             cases = {"plain": timing.lstmlab_step(v, *size, num_layers=2)}
             cases.update({k: timing.lstmlab_step(v, *size, num_layers=2, **kw) for k, kw in opts.items()})
