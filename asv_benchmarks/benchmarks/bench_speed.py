@@ -108,15 +108,31 @@ class TorchModule:
         self.fb()
 
 
+def _option_kwargs(option: str, H: int) -> dict:
+    """The layer options of ``option``: those of :mod:`lstmlab.benchmark.options` (one dictionary of them)."""
+    from lstmlab.benchmark import options
+    if option == "none":
+        return {}
+    if option == "proj_size":
+        return {"proj_size": H // 2}
+    return {**options.OPTIONS, **options.SEMENIUTA, **options.LAYER_NORM}[option]
+
+
 class Regularisation:
-    """Two stacked layers, plain against each regularisation option at 0.3 (training mode)."""
-    params = (["lstm", "gru"], ["none", "dropout", "weight_drop", "recurrent_dropout", "zoneout"], ["100,32,1,128"])
+    """Two stacked layers, plain against each regularisation option at 0.3 (training mode), each layer norm
+    form and a projection to H/2; an option the variant cannot take is skipped."""
+    params = (["lstm", "gru"], ["none", "dropout", "weight_drop", "recurrent_dropout", "zoneout", "semeniuta_dropout",
+                                "layer_norm xh", "layer_norm xh+cell", "layer_norm gates", "proj_size"],
+              ["100,32,1,128"])
     param_names = ["variant", "option", "T,B,D,H"]
     timeout = 300
 
     def setup(self, variant, option, shape):
-        kw = {} if option == "none" else {option: 0.3}
-        self.fb = lstmlab_step(variant, *size(shape), num_layers=2, **kw)
+        T, B, D, H = size(shape)
+        try:
+            self.fb = lstmlab_step(variant, T, B, D, H, num_layers=2, **_option_kwargs(option, H))
+        except ValueError as exc:  # an option this variant's structure cannot take
+            raise NotImplementedError(str(exc)) from exc
         self.fb()
 
     def time_forward_backward(self, variant, option, shape):
