@@ -77,12 +77,9 @@ class CUDA:
     name = "cuda"
 
     def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
-        if step_masks is not None or spec.cls.step_masks:
-            raise ValueError(f"recurrent_dropout_form='semeniuta': runs on the CPU for now (variant {spec.name!r} "
-                             f"on device='cuda'); use the variational form, or a CPU layer")
         from .cuda import engine as cuda_engine
         return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels, zoneout=zoneout,
-                                   recurrent_masks=recurrent_masks)
+                                   recurrent_masks=recurrent_masks, step_masks=step_masks)
 
     def backward(self, spec, tape, dY, dstate):
         from .cuda import engine as cuda_engine

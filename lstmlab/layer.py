@@ -136,7 +136,7 @@ class RNN:
         "semeniuta": ``recurrent_dropout`` drops the candidate only (the LSTM's
         g, the GRU's n), with a mask per step (Semeniuta et al. 2016,
         "Recurrent Dropout without Memory Loss"; :mod:`lstmlab.candidate_dropout`),
-        for variants that declare a ``candidate_block``; CPU only for now.
+        for variants that declare a ``candidate_block``.
     zoneout : float in [0, 1), or {state name: float}
         Zoneout (Krueger et al. 2017) on every state variable, or on the
         named ones (``{"c": 0.5, "h": 0.05}`` for the LSTM): each unit keeps
@@ -204,9 +204,6 @@ class RNN:
         self.recurrent_dropout_form = candidate_dropout.check_form(recurrent_dropout_form)
         # the masked form's kernels, made (and checked) now so an unsuitable variant is refused at once
         self._masked_spec = candidate_dropout.masked(self.spec) if recurrent_dropout_form == "semeniuta" else None
-        if self._masked_spec is not None and device != "cpu":
-            raise ValueError(f"recurrent_dropout_form='semeniuta': runs on the CPU for now, got device={device!r} "
-                             f"for variant {self.spec.name!r}; use the variational form on CUDA")
         self.proj_size = projection.check(self.spec, proj_size, self.hidden_size, self._zoneout,
                                           self._variational_dropout)
         self.training = True

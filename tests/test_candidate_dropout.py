@@ -1,7 +1,7 @@
 """Recurrent dropout on the candidate (Semeniuta et al. 2016, lstmlab.candidate_dropout): every variant, errors."""
 import numpy as np
 import pytest
-from conftest import check_sampled_gradients
+from conftest import check_sampled_gradients, run_cuda_script
 
 import lstmlab
 from lstmlab import candidate_dropout, regularise
@@ -128,3 +128,31 @@ def test_a_variant_cannot_declare_step_masks_or_a_candidate_that_is_not_an_input
         describe(WrongCandidate, "test_wrong_candidate")
     with pytest.raises(VariantError, match="per-step masks are set by lstmlab.candidate_dropout"):
         describe(OwnMasks, "test_own_masks")
+
+
+CUDA_SCRIPT = """
+import numpy as np
+import lstmlab
+for kernels in ("step", "persistent"):
+    kw = dict(recurrent_dropout=0.4, recurrent_dropout_form="semeniuta", dtype=np.float64, seed=1)
+    cpu = lstmlab.RNN("lstm", 2, 3, **kw)
+    gpu = lstmlab.RNN("lstm", 2, 3, device="cuda", cuda_kernels=kernels, **kw)
+    gpu.set_params(cpu.params)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 2))
+    L = np.array([3, 2])
+    yc, fc, cc = cpu.forward(x, lengths=L, rng=np.random.default_rng(4))
+    yg, fg, cg = gpu.forward(x, lengths=L, rng=np.random.default_rng(4))
+    dy = rng.standard_normal(yc.shape)
+    gc, dxc, _ = cpu.backward(cc, dy)
+    gg, dxg, _ = gpu.backward(cg, dy)
+    err = max([np.abs(yc - yg).max(), np.abs(dxc - dxg).max()] + [np.abs(gc[k] - gg[k]).max() for k in gc])
+    assert err < 1e-10, (kernels, err)
+    assert not np.allclose(yc, cpu.eval().forward(x, lengths=L)[0])  # the masks acted
+print("ok")
+"""
+
+
+def test_cuda_matches_cpu():
+    """Semeniuta's form on the CUDA backend (the simulator without a GPU), step and persistent kernels."""
+    run_cuda_script(CUDA_SCRIPT)

@@ -130,6 +130,7 @@ class CudaTape:
     made_by: tuple = ()  # hostside.tape_signature of the forward that made it
     zone: tuple = ()     # zoneout's (ZM, ZC, flag) on the device (a placeholder mask, ZC = Z[1:], 0 without it)
     PM: list = None      # the products' input masks on the device
+    SM: tuple = ()       # (the per-step masks on the device,) for a variant with step masks, else ()
 
 
 def _launch(kernel, n, *args):
@@ -148,10 +149,11 @@ def _call(spec, fn, *args):
         raise
 
 
-def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None, recurrent_masks=None):
+def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None, recurrent_masks=None,
+            step_masks=None):
     """Like :func:`lstmlab.engine.forward`, run on the GPU: NumPy in, NumPy out, device tape.
 
-    ``zoneout``, ``recurrent_masks``: None or host masks, as the CPU engine's.
+    ``zoneout``, ``recurrent_masks``, ``step_masks``: None or host masks, as the CPU engine's.
 
     ``kernels_mode``: "step" (one launch per product and stage per step) or
     "persistent" (the whole sequence in one cooperative launch, weights in
@@ -165,6 +167,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
     if zoneout is not None:
         hostside.check_zoneout(zoneout, T, B, nst * H, dt)
     PM = [cuda.to_device(np.ascontiguousarray(m)) for m in hostside.input_masks(spec, recurrent_masks, B, H, dt, B)]
+    SM = tuple(cuda.to_device(m) for m in hostside.check_step_masks(spec, step_masks, T, B, H, dt))
     K = compiled(spec)
     G_ = len(spec.inputs)
     n = B * H
@@ -200,7 +203,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
         pk = compiled_persistent(spec, dt)["pfwd"]
         args = [a for i in range(len(spec.products)) for a in (Rs[i], rbs[i], As[i])]
         _call(spec, lambda: pk[blocks, threads, 0, fwd_bytes](XP, Z, S, Y, U, L, H, *Ps, *args, *rpb, *PM, *zone,
-                                                              rdo))
+                                                              rdo, *SM))
         T_loop = 0
     else:
         _call(spec, _launch, K["init_p"], n, Z, L, H, *Ps)
@@ -213,7 +216,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
                     _launch(K[f"pmask{i}"], n, t, Ps[i], PM[i], L, H)
                 kernels.matmul(cuda, Ps[i][t], Rs[i], As[i], trans_b=True)
             extra = [a for i in mine for a in (As[i], rbs[i])]
-            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *Ps, *extra)
+            _call(spec, _launch, K[f"fwd{st.index}"], n, t, XP, Z, S, Y, U, L, H, *Ps, *extra, *SM)
             if st.row_outputs:  # a reduce stage: its terms become their sums, one thread per row
                 _launch(K[f"fsum{st.index}"], B, t, S, L, H)
         if zone[2]:
@@ -221,7 +224,7 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
     y = Y.copy_to_host()
     final = hostside.unpack_state(Z[T].copy_to_host(), nst, H)
     return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H),
-                              zone, PM if rdo else None)
+                              zone, PM if rdo else None, SM)
 
 
 def backward(spec, tape: CudaTape, dY, dstate):
@@ -252,7 +255,7 @@ def backward(spec, tape: CudaTape, dY, dstate):
         pk = compiled_persistent(spec, dt)["pbwd"]
         args = [a for i in range(len(spec.products)) for a in (tape.R[i], dAs[i], Qs[i])]
         _call(spec, lambda: pk[blocks, threads, 0, bwd_bytes](tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
-                                                              dYd, *args, *cpb, *PM, *zone, rdo))
+                                                              dYd, *args, *cpb, *PM, *zone, rdo, *tape.SM))
         T_loop = 0
     for t in range(T_loop - 1, -1, -1):
         kernels.fill(cuda, G)
@@ -264,7 +267,7 @@ def backward(spec, tape: CudaTape, dY, dstate):
             if st.row_outputs:  # the gradient of a sum over units: the sum of the units' gradients
                 _launch(K[f"bsum{st.index}"], B, t, G, L, H)
             _call(spec, _launch, K[f"bwd{st.index}"], n, t, tape.XP, tape.Z, tape.S, tape.U, L, H, G, Gn, dXP, dU,
-                  *[dAs[i] for i in mine], zone[1])
+                  *[dAs[i] for i in mine], zone[1], *tape.SM)
             for i in mine:
                 kernels.matmul(cuda, dAs[i][t], tape.R[i], Qs[i])
                 if rdo:
@@ -306,4 +309,4 @@ def forget(cls) -> None:
 def release(tape: CudaTape) -> None:
     """Drop the tape's device buffers (freed when no longer referenced)."""
     tape.XP = tape.Z = tape.S = None
-    tape.P, tape.zone, tape.PM = [], (), None
+    tape.P, tape.zone, tape.PM, tape.SM = [], (), None, ()
