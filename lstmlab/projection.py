@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["check", "param_shapes", "init_params", "Projected"]
+__all__ = ["check", "param_shapes", "init_params", "effective_params", "lift_matrix", "Projected"]
 
 #: ``P P^T`` is solved for the lift of a given initial state; past this condition number the lift is not exact.
 _MAX_CONDITION = 1e8
@@ -110,6 +110,32 @@ def init_params(spec, params: dict, H: int, P: int, rng) -> dict:
     return out
 
 
+def effective_params(spec, params: dict, H: int, P: int) -> dict:
+    """The parameters the kernels run with: ``proj`` left out, each R reading the output state replaced by
+    R~ (its r columns times ``proj``; (gates*H, H) per projected source)."""
+    proj = params["proj"]
+    pe = {k: v for k, v in params.items() if k != "proj"}
+    for name, parts in _layout(spec, H, P):
+        R = params[name]
+        pe[name] = np.ascontiguousarray(np.hstack([R[:, c] @ proj if pj else R[:, c] for c, _, pj in parts]))
+    return pe
+
+
+def lift_matrix(proj) -> np.ndarray:
+    """``(P P^T)^-1 P`` (P, H) in float64: ``h_0 = r_0 @ lift`` solves ``P h_0 = r_0`` with the least norm.
+
+    ValueError naming ``proj`` when ``P P^T`` is (nearly) singular: then a given r_0 has no exact lift.
+    """
+    p64 = proj.astype(np.float64)
+    G = p64 @ p64.T
+    cond = np.linalg.cond(G)
+    if cond > _MAX_CONDITION:
+        raise ValueError(f"proj: the projection (shape {proj.shape}) is (nearly) rank-deficient (condition "
+                         f"number of P P^T {cond:.3g}), so a given initial state r_0 has no exact "
+                         f"unprojected state; pass state=None or use a full-rank projection")
+    return np.linalg.solve(G, p64)
+
+
 @dataclass
 class _Tape:
     inner: object            # the wrapped backend's tape
@@ -135,34 +161,15 @@ class Projected:
         self.inner, self.H, self.P = inner, H, P
         self.name = inner.name
 
-    def _effective(self, spec, params):
-        """The parameters the kernels run with: ``proj`` left out, each R replaced by R~ (R's r columns times P)."""
-        proj = params["proj"]
-        pe = {k: v for k, v in params.items() if k != "proj"}
-        for name, parts in _layout(spec, self.H, self.P):
-            R = params[name]
-            pe[name] = np.ascontiguousarray(np.hstack([R[:, c] @ proj if pj else R[:, c] for c, _, pj in parts]))
-        return pe
-
-    @staticmethod
-    def _lift_matrix(proj):
-        p64 = proj.astype(np.float64)
-        G = p64 @ p64.T
-        if np.linalg.cond(G) > _MAX_CONDITION:
-            raise ValueError(f"proj: the projection (shape {proj.shape}) is (nearly) rank-deficient (condition "
-                             f"number of P P^T {np.linalg.cond(G):.3g}), so a given initial state r_0 has no exact "
-                             f"unprojected state; pass state=None or use a full-rank projection")
-        return np.linalg.solve(G, p64)  # (P, H): h0 = r0 @ lift
-
     def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
         proj = params["proj"]
         r0 = state0[0]
         h0 = lift = None
         if np.any(r0):
-            lift = self._lift_matrix(proj)
+            lift = lift_matrix(proj)
             h0 = (r0.astype(np.float64) @ lift).astype(r0.dtype)
         s0 = np.stack([h0 if h0 is not None else np.zeros((r0.shape[0], self.H), r0.dtype), *state0[1:]])
-        Y, fin, tape = self.inner.forward(spec, self._effective(spec, params), x, s0, lengths, zoneout,
+        Y, fin, tape = self.inner.forward(spec, effective_params(spec, params, self.H, self.P), x, s0, lengths, zoneout,
                                           recurrent_masks, step_masks)
         T, B, H = Y.shape
         Yp = (Y.reshape(T * B, H) @ proj.T).reshape(T, B, self.P)

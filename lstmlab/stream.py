@@ -18,13 +18,17 @@ class Stream:
     many steps).
 
     x_t : (B, input_size) in the layer's dtype (or (input_size,) when B = 1).
-    Returns y_t : (B, hidden_size), a new array (or (hidden_size,)).
+    Returns y_t : (B, hidden_size), a new array (or (hidden_size,)); proj_size with a projection.
     ``state`` : the current state, a tuple like :meth:`lstmlab.RNN.forward`'s.
     ``reset(state=None)`` : back to zeros (or to ``state``).
 
     The weights are read where they live: an update in place (an optimiser's)
     is seen by the next step; replacing the parameters (``set_params``) is
     picked up too. Forward only (no tape); bidirectional layers cannot stream.
+    With a projection (``proj_size``) the kernels run with R·P, formed when the
+    stream prepares: after updating R or ``proj`` in place, call
+    :meth:`refresh` (replacing the parameters needs nothing); ``y_t`` and the
+    output state have ``proj_size`` units.
     It always runs the deterministic cell, as eval mode does: a layer's
     ``dropout`` and ``weight_drop`` are not applied, and its ``zoneout`` is
     its expectation (the layer's zoneout at each step, as it is set now).
@@ -36,9 +40,6 @@ class Stream:
                              "the future); stream a unidirectional one")
         if layer.device != "cpu":
             raise ValueError(f"stream: runs on the CPU layer only (this one is device={layer.device!r})")
-        if getattr(layer, "proj_size", 0):
-            raise ValueError(f"stream: a layer with a projection (proj_size={layer.proj_size}) is not streamed yet; "
-                             f"run its forward one step at a time, or stream a layer without proj_size")
         if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
             raise ValueError(f"batch: expected a positive int, got {batch!r}")
         self.layer, self.batch = layer, int(batch)
@@ -48,8 +49,11 @@ class Stream:
         self._ker = engine.kernels(spec)
         self._L = np.ones(B, np.int64)
         self._Y = [np.zeros((1, B, H), dt) for _ in range(layer.num_layers)]
+        self._proj = layer.proj_size
+        # each layer's projected output r_t = P h_t, the input of the layer above (with a projection)
+        self._R = [np.zeros((1, B, self._proj), dt) for _ in range(layer.num_layers)] if self._proj else None
         # a layer's input buffer is the output buffer of the layer below: nothing is copied between them
-        self._x = [np.zeros((1, B, layer.input_size), dt)] + self._Y[:-1]
+        self._x = [np.zeros((1, B, layer.input_size), dt)] + (self._R or self._Y)[:-1]
         self._none = np.zeros((0, 0), dt)  # "no new input" for the layers above the first
         self._Z = [np.zeros((2, B, self._nst * H), dt) for _ in range(layer.num_layers)]
         self._S = [np.empty((1, B, len(spec.saved) * H), dt) for _ in range(layer.num_layers)]
@@ -69,9 +73,13 @@ class Stream:
         self._zone = [(zone_mask(None, zprobs, 1, B, H, False, dt), np.empty((1, B, self._nst * H), dt))
                       if any(zprobs) else (engine.no_mask(dt), Z[1:]) for Z in self._Z]
         self._zprobs = zprobs
-        self._args, self._units, self._U = [], [], []
+        self._args, self._units, self._U, self._PT = [], [], [], []
         for l in range(layer.num_layers):
             p = layer.block_params(f"layer{l}")
+            if self._proj:  # the kernels read R P (formed here, see refresh); the output is projected per step
+                from .projection import effective_params
+                self._PT.append(p["proj"].T)
+                p = effective_params(spec, p, H, self._proj)
             args = [self._x[l], p["W"].T, hostside.input_bias(spec, p, layer.dtype)]
             masks = hostside.input_masks(spec, None, self.batch, H, layer.dtype)  # no rows: no recurrent dropout
             for i, pr in enumerate(spec.products):
@@ -83,19 +91,34 @@ class Stream:
             self._args.append(tuple(args))
         self._version = layer.params_version
 
+    def refresh(self) -> None:
+        """Prepare again from the layer's parameters as they are now (after an update in place of a
+        projected layer's R or ``proj``; anything else is seen without it)."""
+        self._prepare()
+
     def reset(self, state=None) -> None:
-        """Zero the state, or set it: a tuple of (num_layers, B, H) arrays like forward's ``state``."""
+        """Zero the state, or set it: a tuple of (num_layers, B, size) arrays like forward's ``state``."""
         from . import validate
         st = validate.check_state(self.layer, state, self.batch)
         for l in range(self.layer.num_layers):
-            self._Z[l][0] = hostside.pack_state(np.ascontiguousarray(np.stack([s[l] for s in st])))
+            first = st[0][l]
+            if self._proj:  # the kernels carry the unprojected h: lift r_0 (see lstmlab.projection)
+                from .projection import lift_matrix
+                proj = self.layer.params[f"layer{l}.proj"]
+                first = (first.astype(np.float64) @ lift_matrix(proj)).astype(first.dtype) \
+                    if np.any(first) else np.zeros((self.batch, self.layer.hidden_size), first.dtype)
+                self._R[l][0] = st[0][l]
+            self._Z[l][0] = hostside.pack_state(np.ascontiguousarray(np.stack([first] + [s[l] for s in st[1:]])))
 
     @property
     def state(self) -> tuple:
-        """The state after the last step: a tuple of (num_layers, B, H) arrays (copies)."""
+        """The state after the last step: a tuple of (num_layers, B, size) arrays (copies)."""
         H = self.layer.hidden_size
         per = [hostside.unpack_state(Z[0], self._nst, H) for Z in self._Z]
-        return tuple(np.stack([s[i] for s in per]) for i in range(self._nst))
+        out = [np.stack([s[i] for s in per]) for i in range(self._nst)]
+        if self._proj:  # the output state is the projected one, r = P h
+            out[0] = np.stack([R[0] for R in self._R])
+        return tuple(out)
 
     def step(self, x_t) -> np.ndarray:
         layer = self.layer
@@ -116,6 +139,8 @@ class Stream:
                     self._U[l][i] = u
             if not drive(xin, *self._args[l]):
                 raise ValueError("x_t: contains NaN or Inf")
+            if self._proj:
+                np.dot(self._Y[l][0], self._PT[l], out=self._R[l][0])
             xin = self._none
-        y = self._Y[-1][0].copy()
+        y = (self._R or self._Y)[-1][0].copy()
         return y[0] if squeeze else y

@@ -132,8 +132,6 @@ def test_gru_is_refused_and_options_set_later_are_checked_too():
         layer.zoneout = 0.2
     with pytest.raises(ValueError, match="recurrent_dropout with a projection"):
         layer.recurrent_dropout = 0.2
-    with pytest.raises(ValueError, match="stream: a layer with a projection"):
-        layer.stream()
     with pytest.raises(AttributeError, match="proj_size: fixed"):
         layer.proj_size = 3
 
@@ -182,3 +180,22 @@ def test_cuda_matches_cpu():
 def test_torch_conversion_of_a_projection_is_for_the_lstm_only():
     with pytest.raises(ValueError, match=r"proj_size=2 has a torch counterpart for 'lstm' only"):
         torch_compat.to_torch(lstmlab.RNN("rnn", 2, 4, proj_size=2))
+
+
+def test_a_projected_layer_streams_as_its_whole_sequence_forward_and_refresh_sees_updates_in_place():
+    layer = lstmlab.RNN("lstm", 3, 6, num_layers=2, proj_size=2, dtype=np.float64, seed=5, zoneout={"c": 0.3})
+    layer.eval()
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((7, 2, 3))
+    state = (rng.uniform(-0.5, 0.5, (2, 2, 2)), rng.uniform(-0.5, 0.5, (2, 2, 6)))
+    y, (h, c), _ = layer.forward(x, state)
+    s = layer.stream(batch=2, state=state)
+    ys = np.stack([s.step(x[t]) for t in range(7)])
+    np.testing.assert_allclose(ys, y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(s.state[0], h, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(s.state[1], c, rtol=1e-12, atol=1e-14)
+    layer.params["layer1.proj"][...] *= 0.5  # in place: seen after refresh()
+    s.reset(state)
+    s.refresh()
+    np.testing.assert_allclose(np.stack([s.step(x[t]) for t in range(7)]), layer.forward(x, state)[0],
+                               rtol=1e-12, atol=1e-14)
