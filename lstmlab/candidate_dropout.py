@@ -17,7 +17,8 @@ by a per-step mask ``m_cand`` and writes the stage anew; the backward is
 derived (:mod:`lstmlab.derive`), so the gradients are exact for the sampled
 masks. The masks reach the kernels as the ``SM`` buffer (:mod:`lstmlab.emit`).
 A variant without a candidate (the plain RNNs, whose whole state is new
-content) is refused by name.
+content) is refused by name. A layer-normalised variant takes it too: the
+activation is found in the stage that reads the normalised candidate.
 """
 from __future__ import annotations
 
@@ -60,33 +61,38 @@ def _build(spec):
     why = None
     if block is None:
         why = "it declares no candidate_block (the input block of the new content a step writes)"
-    elif getattr(cls, "layer_norm", None):
-        why = "it is layer-normalised; candidate dropout and layer norm do not combine yet"
     elif cls.step_masks:
         why = f"it already reads step masks {cls.step_masks}"
     if why:
         raise ValueError(f"recurrent_dropout_form='semeniuta': variant {spec.name!r} cannot take it: {why}")
-    j = next((st.index for st in spec.stages for _, kind, key in st.fwd_args
-              if kind == "x" and spec.inputs[key] == block), None)
-    if j is None:  # pragma: no cover - describe checks candidate_block is an input, and every input is read
-        raise ValueError(f"recurrent_dropout_form='semeniuta': variant {spec.name!r}'s candidate_block {block!r} "
-                         f"is read by no stage")
-    st = spec.stages[j]
-    declared = cls.get_stages()[j]
-    raw = getattr(cls, declared.forward)
-    what = f"stage {j}'s forward"
-    S, syms, outs = derive.trace(cls, raw, st.fwd_args, what)
-    sp = S.sp
-    xb = syms[f"x_{block}"]
-    acts = (S.sigmoid, sp.tanh, sp.exp, S.relu)
-    nodes = {n for o in outs for n in sp.preorder_traversal(o)
-             if isinstance(n, acts) and xb in n.args[0].free_symbols}
-    inner = [n for n in nodes if not any(n.args[0].has(m) for m in nodes if m != n)]
-    if len(inner) != 1:
+    # the names the candidate's pre-activation enters a stage by: x_<block>, or a layer-normalised copy of it
+    from .layernorm import block_args
+    names = {f"x_{block}"} | set(block_args(cls, block))
+    found = []
+    for st in spec.stages:
+        present = [a for a, _, _ in st.fwd_args if a in names]
+        if not present:
+            continue
+        what = f"stage {st.index}'s forward"
+        S, syms, outs = derive.trace(cls, getattr(cls, cls.get_stages()[st.index].forward), st.fwd_args, what)
+        sp = S.sp
+        acts = (S.sigmoid, sp.tanh, sp.exp, S.relu)
+        keys = [syms[a] for a in present]
+        nodes = {n for o in outs for n in sp.preorder_traversal(o)
+                 if isinstance(n, acts) and any(k in n.args[0].free_symbols for k in keys)}
+        inner = [n for n in nodes if not any(n.args[0].has(m) for m in nodes if m != n)]
+        found.append((st, what, outs, inner))
+    with_act = [f for f in found if f[3]]
+    if len(with_act) != 1 or len(with_act[0][3]) != 1:
+        n = sum(len(f[3]) for f in found)
         raise ValueError(f"recurrent_dropout_form='semeniuta': variant {spec.name!r} cannot take it: its "
-                         f"candidate block {block!r} reaches the outputs of {what} through {len(inner)} "
+                         f"candidate block {block!r} reaches the stages' outputs through {n} "
                          f"activations, not through one activation of its pre-activation (as "
                          f"tanh(x_{block} + a_{block})); a candidate without an activation is not supported")
+    st, what, outs, inner = with_act[0]
+    j = st.index
+    declared = cls.get_stages()[j]
+    sp = derive._sympy().sp
     m = sp.Symbol(f"m_{MASK}", real=True)
     new = [o.xreplace({inner[0]: m * inner[0]}) for o in outs]
     params = [a for a, kind, _ in st.fwd_args if kind != "fixed"] + [f"m_{MASK}"]

@@ -45,7 +45,7 @@ import random
 
 from .variant import Stage, VariantError
 
-__all__ = ["KINDS", "normalise", "check_kind"]
+__all__ = ["KINDS", "normalise", "check_kind", "block_args"]
 
 KINDS = ("xh", "xh+cell", "gates")
 EPS = 1e-5
@@ -82,6 +82,14 @@ def normalise(spec, kind):
         except VariantError as exc:
             raise ValueError(f"layer_norm={kind!r}: variant {spec.name!r} cannot take it: {exc}") from exc
     return _CACHE[key]
+
+
+def block_args(cls, block: str) -> tuple:
+    """The argument names by which a layer-normalised class's stages read ``block``'s copied
+    pre-activation (``ln_x_g``; ``ln_g`` under "gates"), for each stage prefix; () for other classes."""
+    if not getattr(cls, "layer_norm", None):
+        return ()
+    return tuple(f"{_prefix(j)}{k}" for j in range(len(cls.get_stages())) for k in (f"x_{block}", block))
 
 
 def _prefix(j):

@@ -78,6 +78,20 @@ def test_stacked_bidirectional_and_checkpointed_runs_agree():
         np.testing.assert_allclose(g2[k], g[k], rtol=1e-10, atol=1e-12, err_msg=k)
 
 
+def test_it_combines_with_layer_norm_the_mask_on_the_normalised_candidate():
+    """LSTM with layer norm "xh+cell": the activation is found in the stage reading the normalised g."""
+    from lstmlab import layernorm
+    assert candidate_dropout.masked(layernorm.normalise(get_spec("gru"), "xh")).cls.step_masks == ("cand",)
+    layer = lstmlab.RNN("lstm", 2, 3, layer_norm="xh+cell", recurrent_dropout=0.4,
+                        recurrent_dropout_form="semeniuta", dtype=np.float64, seed=2)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 2, 2))
+    state = tuple(rng.uniform(-0.5, 0.5, (1, 2, 3)) for _ in layer.spec.state)
+    check_sampled_gradients(layer, x, state, np.array([4, 3]))
+    plain = lstmlab.RNN("lstm", 2, 3, layer_norm="xh+cell", dtype=np.float64, seed=2)
+    np.testing.assert_array_equal(layer.eval().forward(x, state)[0], plain.forward(x, state)[0])
+
+
 def test_it_combines_with_a_projection_and_weight_drop():
     layer = lstmlab.RNN("lstm", 2, 4, proj_size=2, weight_drop=0.3, recurrent_dropout=0.3,
                         recurrent_dropout_form="semeniuta", dtype=np.float64, seed=1)
@@ -89,7 +103,6 @@ def test_it_combines_with_a_projection_and_weight_drop():
 @pytest.mark.parametrize("kw,msg", [
     (dict(variant="rnn"), "variant 'rnn' cannot take it: it declares no candidate_block"),
     (dict(variant="niaf"), "a candidate without an activation is not supported"),
-    (dict(variant="lstm", layer_norm="xh"), "layer norm do not combine yet"),
     (dict(variant="lstm", recurrent_dropout_form="gal"), "recurrent_dropout_form: expected one of"),
 ])
 def test_what_cannot_take_it_is_refused_by_name(kw, msg):
