@@ -120,13 +120,12 @@ def record(layer, x, state=None, lengths=None, names=None) -> dict:
     activations, saved values, reduce stages' sums). Positions past a
     sequence's end are NaN. ``x``, ``state``, ``lengths`` as for
     :meth:`lstmlab.RNN.forward`; time-major output even with ``batch_first``.
+    With a projection (``proj_size``) the output state is recorded unprojected
+    (H units: the cell's own h; the layer's output is ``proj @ h``).
     """
     if getattr(layer, "device", "cpu") != "cpu":
         raise ValueError("record: runs on CPU layers only (device='cpu'); copy the parameters into a CPU layer "
                          "with set_params")
-    if getattr(layer, "proj_size", 0):
-        raise ValueError(f"record: a layer with a projection (proj_size={layer.proj_size}) is not recorded yet; "
-                         f"record a layer without proj_size")
     if getattr(layer, "_masked_spec", None) is not None and layer.training and layer.recurrent_dropout:
         raise ValueError("record: the layer drops its candidate in training mode (recurrent_dropout_form="
                          "'semeniuta'); record it in eval mode (layer.eval())")
@@ -140,7 +139,11 @@ def record(layer, x, state=None, lengths=None, names=None) -> dict:
     H = layer.hidden_size
     for k, (prefix, _) in enumerate(layer._blocks()):
         p = {n.split(".")[-1]: v for n, v in layer.params.items() if n.rsplit(".", 1)[0] == prefix}
-        vals = _one_direction(layer.spec, p, ctx.tapes[k], H, want)
+        tape = ctx.tapes[k]
+        if getattr(layer, "proj_size", 0):  # the cell's own values: the kernels ran with R P on the unprojected h
+            from .projection import effective_params
+            p, tape = effective_params(layer.spec, p, H, layer.proj_size), tape.inner
+        vals = _one_direction(layer.spec, p, tape, H, want)
         rev = prefix.endswith(".reverse")
         for n, v in vals.items():
             if rev:  # the reverse direction ran on each sequence reversed: put its steps back in order

@@ -199,3 +199,15 @@ def test_a_projected_layer_streams_as_its_whole_sequence_forward_and_refresh_see
     s.refresh()
     np.testing.assert_allclose(np.stack([s.step(x[t]) for t in range(7)]), layer.forward(x, state)[0],
                                rtol=1e-12, atol=1e-14)
+
+
+def test_recording_a_projected_layer_gives_the_cells_own_values():
+    from lstmlab.recording import record
+    layer = lstmlab.RNN("lstm", 2, 4, proj_size=2, dtype=np.float64, seed=3)
+    x = np.random.default_rng(1).standard_normal((5, 2, 2))
+    y, _, _ = layer.forward(x)
+    rec = record(layer, x)
+    assert rec["layer0.h"].shape == (5, 2, 4)
+    np.testing.assert_allclose(rec["layer0.h"] @ layer.params["layer0.proj"].T, y, rtol=1e-12, atol=1e-14)
+    o, tc = rec["layer0.o_act"], rec["layer0.tanh_c"]
+    np.testing.assert_allclose(o * tc, rec["layer0.h"], rtol=1e-12, atol=1e-14)
