@@ -94,7 +94,9 @@ def _build(spec):
     declared = cls.get_stages()[j]
     sp = derive._sympy().sp
     m = sp.Symbol(f"m_{MASK}", real=True)
-    new = [o.xreplace({inner[0]: m * inner[0]}) for o in outs]
+    # an output that is the activation itself (a saved g_act) stays unmasked: the backward then reads it
+    # instead of saving the activation a second time
+    new = [o if o == inner[0] else o.xreplace({inner[0]: m * inner[0]}) for o in outs]
     params = [a for a, kind, _ in st.fwd_args if kind != "fixed"] + [f"m_{MASK}"]
     name = f"_semeniuta_forward_{j}"
     fn = derive.function_from(cls, name, params, new, f"semeniuta_{j}")
