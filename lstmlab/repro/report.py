@@ -59,6 +59,11 @@ def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> 
                      f"recorded runs" + (f" (this one: {wall / 60:.1f} min)" if wall is not None else ""))
     elif wall is not None:
         lines.append(f"- wall time of this invocation: {wall / 60:.1f} min")
+    timed = [r for r in _recording_invocations(folder) if r.get("estimate_seconds") and r.get("runs_seconds")]
+    if timed:
+        est, took = sum(r["estimate_seconds"] for r in timed), sum(r["runs_seconds"] for r in timed)
+        lines.append(f"- estimate printed before the runs: {est / 60:.1f} min; the runs then took {took / 60:.1f} min "
+                     f"({took / est:.2f}x the estimate; measuring it and writing this report come on top)")
     failed = [r for g in groups.values() for r in g.records if r["status"] != "done"]
     train_s = sum(r.get("train_seconds") or 0.0 for g in groups.values() for r in g.done)
     if train_s:

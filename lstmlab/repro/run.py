@@ -94,10 +94,11 @@ def run(repro, args, command: str) -> int:
     from ..sweep import load_records
     from ..training.records import MetricsLog
     before = len(load_records(Path(results))) if Path(results).is_dir() else 0
-    ran = 0
+    ran, timing = 0, {}
     t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
     try:
-        records = run_sweep(repro.name, description, configs, results, executor, estimate=not args.no_estimate)
+        records = run_sweep(repro.name, description, configs, results, executor, estimate=not args.no_estimate,
+                            timing=timing)
     finally:
         if hasattr(executor, "close"):
             executor.close()
@@ -105,7 +106,7 @@ def run(repro, args, command: str) -> int:
             ran = len(load_records(Path(results))) - before
             MetricsLog(Path(results) / INVOCATIONS).append(
                 {"started": started, "seconds": round(time.perf_counter() - t0, 1), "runs_recorded": ran,
-                 "command": command})
+                 "command": command, **timing})
     if (Path(results) / "runs").is_dir():  # analyses of the runs' checkpoints; a re-render reads what they wrote
         repro.prepare(records, Path(results))
     # an invocation that ran nothing (a re-render) does not report its own few seconds as the wall time

@@ -123,7 +123,9 @@ def estimate_seconds(specs: list[dict], workers: int, threads: int = 1) -> tuple
     one warm-up update (which compiles the variant, filling the on-disk cache
     the workers then use): the median of 5 updates and one held-out evaluation,
     in this process's CPU time with one thread (so that other work on the
-    machine does not inflate it; wall time with several), and one checkpoint.
+    machine does not inflate it; wall time with several), one checkpoint, and
+    each run's fixed cost (its set-up and the gradient-by-lag diagnostic the
+    worker measures twice), which dominates grids of runs of a few seconds.
     Runs are then packed onto the workers longest first, so a grid with a few
     long runs is not estimated as if it split evenly.
     """
@@ -158,7 +160,9 @@ def _measure(specs, threads, per_shape, costs) -> None:
     import scipy.linalg  # noqa: F401 - load the BLAS the kernels call before limiting its threads
     from threadpoolctl import threadpool_limits
 
+    from ..diagnostics import model_gradient_by_lag
     from ..training.loop import _Run, evaluate
+    from .worker import DIAGNOSTIC_BATCH
     # CPU time ignores other work on the machine but adds up every thread: with several
     # BLAS threads per worker, wall time is the honest measure
     clock = time.process_time if threads <= 1 else time.perf_counter
@@ -172,6 +176,18 @@ def _measure(specs, threads, per_shape, costs) -> None:
                 cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0, "on_nonfinite": "skip"})
                 run = _Run(cfg)
                 run.update()
+                # each run's fixed cost: its set-up, and the gradient-by-lag diagnostic the worker
+                # measures at initialisation and after training (it dominates runs of a few seconds)
+                t0 = clock()
+                _Run(cfg)
+                t_setup = clock() - t0
+                batch = run.task.batch(np.random.default_rng([cfg.seed, 7]), DIAGNOSTIC_BATCH)
+                t0 = clock()
+                try:
+                    model_gradient_by_lag(run.model, batch)
+                except ValueError:   # a cell that blew up: the worker records no diagnostic either
+                    pass
+                t_fixed = t_setup + 2 * (clock() - t0)
                 times = []
                 for _ in range(5):
                     t0 = clock()
@@ -184,11 +200,11 @@ def _measure(specs, threads, per_shape, costs) -> None:
                 t0 = time.perf_counter()   # mostly I/O: wall time
                 run.save(Path(tmp) / "estimate.ckpt")
                 t_ckpt = time.perf_counter() - t0
-                per_shape[key] = (float(np.median(times)), t_eval, t_ckpt)
-            step, t_eval, t_ckpt = per_shape[key]
+                per_shape[key] = (float(np.median(times)), t_eval, t_ckpt, t_fixed)
+            step, t_eval, t_ckpt, t_fixed = per_shape[key]
             evals = c["steps"] // c["eval_every"] + 2
             ckpts = c["steps"] // c["checkpoint_every"] + 1
-            costs.append(step * c["steps"] + t_eval * evals + t_ckpt * ckpts)
+            costs.append(step * c["steps"] + t_eval * evals + t_ckpt * ckpts + t_fixed)
 
 
 def pack(costs: list, workers: int, threads: int = 1) -> float:
@@ -203,8 +219,14 @@ def pack(costs: list, workers: int, threads: int = 1) -> float:
 
 
 def run_sweep(name: str, description: str, configs, results, executor, *, estimate: bool = True,
-              echo=print) -> list[dict]:
-    """Run every config not yet recorded in ``results``; return all records in grid order."""
+              echo=print, timing: dict | None = None) -> list[dict]:
+    """Run every config not yet recorded in ``results``; return all records in grid order.
+
+    ``timing``, when given, receives ``estimate_seconds`` (the expected time printed before the
+    runs; absent without an estimate) and ``runs_seconds`` (the runs' actual wall time), so that
+    the estimate can be checked against what followed it.
+    """
+    timing = {} if timing is None else timing
     results = Path(results).resolve()   # workers may run elsewhere: absolute run directories
     specs = specs_for(configs, results)
     check_manifest(results, name, description, specs)
@@ -214,6 +236,7 @@ def run_sweep(name: str, description: str, configs, results, executor, *, estima
          f"on a {executor.describe()}")
     if todo and estimate:
         secs, per_shape = estimate_seconds(todo, executor.workers, getattr(executor, "threads", 1))
+        timing["estimate_seconds"] = round(secs, 1)
         echo(f"{name}: expected time about {_fmt(secs)} (measured {len(per_shape)} shapes here, "
              f"{min(per_shape.values()) * 1e3:.1f}-{max(per_shape.values()) * 1e3:.1f} ms per step)")
     t0 = time.perf_counter()
@@ -227,6 +250,7 @@ def run_sweep(name: str, description: str, configs, results, executor, *, estima
         if rec["status"] == "done" and isinstance(f.get("accuracy"), (int, float)):
             status += f", accuracy {f['accuracy']:.3f}"  # tasks whose result is an accuracy (agreement)
         echo(f"[{i}/{len(todo)} {_fmt(time.perf_counter() - t0)}] {rec['run_id']}: {status}")
+        timing["runs_seconds"] = round(time.perf_counter() - t0, 1)
     return [done[s["run_id"]] for s in specs]
 
 
