@@ -21,12 +21,12 @@ def test_group_counts_and_median_verdict():
     assert _group([0.3, 0.3], beats_at=0.25).beats == 0
 
 
-def test_permutation_p_is_the_exact_enumeration():
+def test_rank_test_is_the_exact_enumeration():
     a, b = [0.1, 0.2, 0.15], [1.0, 0.9, 1.1]
     # the observed split is the most extreme of C(6, 3) = 20, and so is its mirror
     assert permutation_p(a, b) == pytest.approx(2 / 20)
     assert permutation_p([0.1, 0.2], [1.0, 0.9]) == pytest.approx(1 / 3)   # 2 vs 2 can never be significant
-    pool = np.log([0.3, 0.5, 0.4, 0.9])
+    pool = np.array([1.0, 3.0, 2.0, 4.0])      # the ranks of 0.3, 0.5, 0.4, 0.9
     obs = abs(pool[:2].mean() - pool[2:].mean())
     ref = np.mean([abs(pool[list(c)].mean() - np.delete(pool, c).mean()) >= obs - 1e-12
                    for c in itertools.combinations(range(4), 2)])
@@ -74,7 +74,7 @@ def test_beat_claim_verdicts():
 
 def test_beat_claim_by_the_solved_rule():
     groups = {("adding", 100, "nfg"): _group([0.001, 0.002, 0.5], label="nfg", steps=4000)}
-    assert beat_claim(groups, "adding", "nfg", (100,), solved=True).startswith("**agrees**; T=100: solved 2/3")
+    assert beat_claim(groups, "adding", "nfg", (100,), solved=True).startswith("**agrees** at T=100; T=100: solved 2/3")
     assert "**contradicted**: ours solves it at T=100" in beat_claim(groups, "adding", "nfg", (), solved=True)
 
 
@@ -124,3 +124,28 @@ def test_a_negative_at_a_shorter_budget_is_only_consistent():
     assert beat_claim(groups, "adding", "rnn", (), paper_steps={100: 2500}).startswith("**agrees**")
     with pytest.raises(ValueError, match=r"paper_steps: no entry for T=100 \(has \[200\]\)"):
         beat_claim(groups, "adding", "rnn", (), paper_steps={200: 1})
+
+
+def test_one_diverged_seed_cannot_hide_a_consistent_difference():
+    # 7 of 8 seeds far below every seed of the other arm, the 8th blown up: the rank test sees 7/8
+    irnn = _group([0.01, 0.02, 0.015, 0.03, 0.011, 0.05, 0.02, 1e65], label="irnn")
+    rnn = _group([1.0, 1.02, 0.99, 1.05, 1.01, 1.03, 0.98, 1.04], label="rnn")
+    c = compare_groups(irnn, rnn)
+    assert c.word == "lower" and c.p_loss < 0.01
+
+
+def test_beat_claim_gives_no_verdict_from_a_split_of_seeds():
+    groups = {("adding", 100, "nfg"): _group([0.005, 0.5], label="nfg", steps=4000),
+              ("adding", 500, "nfg"): _group([0.005, 0.002], T=500, label="nfg", steps=4000)}
+    text = beat_claim(groups, "adding", "nfg", (100, 500), solved=True, paper_steps=4000)
+    assert "**contradicted**" not in text
+    assert text.startswith("**undecided** (as many seeds each way) at T=100 (1/2 seeds); **agrees** at T=500")
+
+
+def test_beat_claim_names_divergence_and_the_paper_T_not_run():
+    groups = {("adding", 200, "irnn"): _group([float("nan"), 1e40, 0.01], T=200, label="irnn"),
+              ("adding", 100, "lstm"): _group([0.01, 0.02, 0.01])}
+    assert beat_claim(groups, "adding", "irnn", (200,)).startswith(
+        "**diverged**: ours does not beat the baseline at T=200 (2/3 seeds blew up)")
+    text = beat_claim(groups, "adding", "lstm", (100, 200, 400))
+    assert text.startswith("**agrees** at T=100; the paper's T=200, 400 not run at this budget")

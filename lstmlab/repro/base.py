@@ -28,8 +28,8 @@ ADDING_CONVINCING_RULE = (f"on adding, beating the baseline \"convincingly\" is 
 INVOCATIONS = "invocations.jsonl"
 #: The loss a NaN or infinite final loss is counted as (worse than any finite one).
 WORST = 1e30
-#: Two arms differ when the two-sided exact permutation test on log final loss gives p below
-#: this; otherwise "within noise".
+#: Two arms differ when the two-sided exact rank test (Wilcoxon-Mann-Whitney) on final loss
+#: gives p below this; otherwise "within noise".
 ALPHA = 0.05
 
 
@@ -97,6 +97,16 @@ class Group:
         """The arm's verdict: more than half of its seeds end below ``beats_at`` x the baseline
         (the same majority rule as for solving: one good seed of two does not decide)."""
         return bool(self.done) and self.beats * 2 > len(self.done)
+
+    @property
+    def diverged(self) -> int:
+        """How many seeds blew up: a non-finite final loss, one above 1000x the baseline, or more
+        than half of the run's updates skipped as non-finite."""
+        def bad(r):
+            loss, steps = r["final"]["loss"], r["config"]["steps"]
+            return (not np.isfinite(loss) or loss > 1e3 * r["final"]["baseline"]
+                    or (r.get("skipped") or 0) * 2 > steps)
+        return sum(bad(r) for r in self.done)
 
     @property
     def steps_per_second(self) -> float:
@@ -186,18 +196,22 @@ class Reproduction:
 
 
 def permutation_p(a, b) -> float:
-    """Two-sided exact permutation test of a difference in mean log final loss.
+    """Two-sided exact permutation test of a difference in mean rank of log final loss
+    (the exact Wilcoxon-Mann-Whitney test; tied values share their mean rank).
 
-    Every split of the pooled seeds into groups of len(a) and len(b) is
-    enumerated (a fixed-seed Monte Carlo of 20,000 splits past that). With
-    2 seeds against 2 the smallest possible p is 1/3: such a comparison can
-    never leave "within noise", which is the honest reading.
+    Ranks, not the log losses themselves: one seed that diverged to 1e60 counts as the
+    worst seed, not as a mean-shifting outlier that can hide 7 seeds of 8 below every
+    seed of the other arm. Every split of the pooled seeds into groups of len(a) and
+    len(b) is enumerated (a fixed-seed Monte Carlo of 20,000 splits past that). With
+    2 seeds against 2 the smallest possible p is 1/3: such a comparison can never
+    leave "within noise", which is the honest reading.
     """
+    from scipy.stats import rankdata
     a, b = _log_losses(a), _log_losses(b)
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    pool, n = np.concatenate([a, b]), len(a)
-    obs = abs(a.mean() - b.mean())
+    pool, n = rankdata(np.concatenate([a, b])), len(a)
+    obs = abs(pool[:n].mean() - pool[n:].mean())
     total = len(pool)
     if comb(total, n) <= 20000:
         splits = (np.array(c) for c in itertools.combinations(range(total), n))
@@ -216,13 +230,21 @@ def permutation_p(a, b) -> float:
     return (num + 1) / 20001
 
 
+def lower_ranked(a, b) -> bool:
+    """Whether ``a``'s values rank lower than ``b``'s on the pooled ranks (the tested statistic's sign)."""
+    from scipy.stats import rankdata
+    a, b = _log_losses(a), _log_losses(b)
+    r = rankdata(np.concatenate([a, b]))
+    return bool(r[:len(a)].mean() < r[len(a):].mean())
+
+
 def _log_losses(x) -> np.ndarray:
     """log of final losses, NaN/inf counted as ``WORST`` and 0 kept finite: the tested statistic's scale."""
     return np.log(np.clip(np.nan_to_num(np.asarray(x, float), nan=WORST, posinf=WORST), 1e-300, WORST))
 
 
 def min_p(n1: int, n2: int) -> float:
-    """Smallest two-sided p of the exact permutation test with n1 and n2 seeds: the most extreme
+    """Smallest two-sided p of the exact rank test with n1 and n2 seeds: the most extreme
     split and its mirror image (one split when n1 != n2 cannot mirror)."""
     if n1 == 0 or n2 == 0:
         return 1.0
@@ -241,25 +263,25 @@ class Comparison:
 
     a: Group
     b: Group
-    p_loss: float   # permutation test on log final loss
+    p_loss: float   # exact rank (Wilcoxon-Mann-Whitney) test on final loss
     p_beat: float   # Fisher exact test on seeds beating the baseline
 
     @property
     def floor(self) -> float:
-        """The smallest two-sided p the permutation test can give with these seed counts."""
+        """The smallest two-sided p the rank test can give with these seed counts."""
         return min_p(len(self.a.done), len(self.b.done))
 
     @property
     def word(self) -> str:
-        """'lower' / 'higher' (a's mean log loss against b's, the statistic tested) when the
-        permutation test gives p < ALPHA; 'untestable' when no outcome of these seed counts could;
+        """'lower' / 'higher' (a's mean rank against b's, the statistic tested) when the
+        rank test gives p < ALPHA; 'untestable' when no outcome of these seed counts could;
         else 'within noise'. One test decides (no choosing the smaller of two p-values); Fisher's p
         on the beating counts is reported beside it."""
         if self.floor >= ALPHA:
             return "untestable"
         if not self.p_loss < ALPHA:
             return "within noise"
-        return "lower" if _log_losses(self.a.losses()).mean() < _log_losses(self.b.losses()).mean() else "higher"
+        return "lower" if lower_ranked(self.a.losses(), self.b.losses()) else "higher"
 
     def text(self) -> str:
         a, b = self.a, self.b
@@ -269,7 +291,7 @@ class Comparison:
         else:
             head = self.word if self.word == "within noise" else f"{a.label} {self.word} than {b.label}"
         return (f"{head}: median {a.median:.3g} vs {b.median:.3g}; beating {a.beats}/{len(a.done)} vs "
-                f"{b.beats}/{len(b.done)}; permutation p = {self.p_loss:.2g}, Fisher p = {self.p_beat:.2g}")
+                f"{b.beats}/{len(b.done)}; rank test p = {self.p_loss:.2g}, Fisher p = {self.p_beat:.2g}")
 
 
 def compare_groups(a: Group, b: Group) -> Comparison | None:
@@ -304,6 +326,7 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
                 key=lambda g: g.T)
     if not gs:
         return "not run"
+    not_run = sorted(set(paper_beats) - {g.T for g in gs})
     paper_beats = set(paper_beats) & {g.T for g in gs}
 
     def theirs(T):
@@ -316,8 +339,14 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
     def ours(g):
         return max(r["config"]["steps"] for r in g.done)
 
+    def count(g):
+        return g.solved if solved else g.beats
+
     def hit(g):
-        return g.solved * 2 > len(g.done) if solved else g.beats_baseline
+        return count(g) * 2 > len(g.done)
+
+    def split(g):   # as many seeds each way: no majority, so no verdict either way
+        return count(g) * 2 == len(g.done)
 
     def short(g):   # fewer steps than the paper, or the paper's budget not known
         return theirs(g.T) is None or ours(g) < theirs(g.T)
@@ -328,28 +357,42 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
 
     does, doesnt = ("solves it", "does not solve it") if solved else ("beats the baseline",
                                                                      "does not beat the baseline")
-    missing = [g for g in gs if g.T in paper_beats and not hit(g)]
-    extra = [g.T for g in gs if g.T not in paper_beats and hit(g)]
-    negatives = [g for g in gs if g.T not in paper_beats and not hit(g)]
+    undecided = [g for g in gs if split(g)]
+    decided = [g for g in gs if not split(g)]
+    missing = [g for g in decided if g.T in paper_beats and not hit(g)]
+    blown = [g for g in missing if g.diverged * 2 > len(g.done)]   # a failure of stability, not of budget
+    missing = [g for g in missing if g not in blown]
+    extra = [g.T for g in decided if g.T not in paper_beats and hit(g)]
+    negatives = [g for g in decided if g.T not in paper_beats and not hit(g)]
     parts = []
     if extra:
         parts.append(f"**contradicted**: ours {does} at T={', '.join(map(str, extra))}, the paper's does not")
     if [g for g in missing if not short(g)]:
         parts.append(f"**contradicted**: ours {doesnt} at "
                      f"T={', '.join(str(g.T) for g in missing if not short(g))}")
+    if blown:
+        parts.append(f"**diverged**: ours {doesnt} at "
+                     + ", ".join(f"T={g.T} ({g.diverged}/{len(g.done)} seeds blew up)" for g in blown))
     if [g for g in missing if short(g)]:
         parts.append(f"**not reproduced at this budget**: ours {doesnt} at "
                      + ", ".join(f"T={g.T} ({budget(g)})" for g in missing if short(g)))
-    if not parts:
+    if undecided:
+        parts.append("**undecided** (as many seeds each way) at "
+                     + ", ".join(f"T={g.T} ({count(g)}/{len(g.done)} seeds)" for g in undecided))
+    if not parts or (undecided and len(parts) == 1 and decided):
+        agree = [g for g in decided if g not in negatives]
         weak = [g for g in negatives if short(g)]
-        if weak and len(weak) == len(gs):
+        strong = [g for g in negatives if not short(g)]
+        if weak and not agree and not strong:
             parts.append("**consistent at this shorter budget** ("
                          + ", ".join(f"T={g.T}: {budget(g)}" for g in weak) + ")")
-        elif weak:
-            parts.append("**agrees** (at " + ", ".join(f"T={g.T}" for g in weak)
-                         + " only at a shorter budget than the paper's)")
-        else:
-            parts.append("**agrees**")
+        elif decided:
+            said = "**agrees** at " + ", ".join(f"T={g.T}" for g in decided)
+            if weak:
+                said += " (at " + ", ".join(f"T={g.T}" for g in weak) + " only at a shorter budget than the paper's)"
+            parts.append(said)
+    if not_run:
+        parts.append(f"the paper's T={', '.join(map(str, not_run))} not run at this budget")
     detail = (f"T={g.T}: solved {g.solved}/{len(g.done)} seeds" for g in gs) if solved else map(fmt_verdict, gs)
     return "; ".join(parts) + "; " + "; ".join(detail)
 

@@ -81,7 +81,8 @@ def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> 
               f"{'; ' + repro.beats_rule if repro.beats_rule else ''}); an arm "
               f"beats it when more than half of its seeds do (\"beats\" counts them). Outcomes on these tasks are "
               f"often bimodal (a seed leaves the plateau or does not), so arms are compared by a two-sided exact "
-              f"permutation test on log final loss: below p = {ALPHA} they differ, otherwise \"within noise\" "
+              f"rank test on final loss (Wilcoxon-Mann-Whitney, so one diverged seed counts as the worst seed, "
+              f"not as an outlier that moves a mean): below p = {ALPHA} they differ, otherwise \"within noise\" "
               f"(Fisher's exact p on the beating counts is shown beside it, for information). Solved: "
               + "; ".join(sorted({_solved_rule(g) for g in groups.values()})) + "."]
     claims = repro.claims(groups)
