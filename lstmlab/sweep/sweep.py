@@ -110,6 +110,9 @@ def load_records(results: Path) -> dict:
     return {r["run_id"]: r for r in MetricsLog(results / RECORDS).records() if "run_id" in r}
 
 
+#: Config fields that do not change what one update, evaluation or checkpoint costs.
+_COST_FREE = frozenset({"seed", "steps", "eval_every", "checkpoint_every", "log_every", "extra", "warmup"})
+
 #: Measured on the project's 2-core machine (and assumed elsewhere): workers filling every
 #: core each run this much slower than one alone (shared caches, memory bandwidth and clock);
 #: the estimate multiplies by it when the pool fills the machine.
@@ -169,8 +172,9 @@ def _measure(specs, threads, per_shape, costs) -> None:
     with threadpool_limits(limits=max(int(threads), 1)), tempfile.TemporaryDirectory() as tmp:
         for s in specs:
             c = s["config"]
-            key = (c["task"], c["T"], c["variant"], c["hidden"], c["layers"], c["batch_size"], c["dtype"],
-                   c["eval_size"])
+            # every field that changes a step's cost (options such as layer norm or zoneout included);
+            # the seed, the step count and the schedules of logs and checkpoints do not
+            key = json.dumps({k: v for k, v in c.items() if k not in _COST_FREE}, sort_keys=True, default=str)
             if key not in per_shape:
                 # a cell that blows up in its first steps must not stop the estimate: its updates cost the same
                 cfg = TrainConfig.from_dict({**c, "steps": 10, "warmup": 0, "on_nonfinite": "skip"})

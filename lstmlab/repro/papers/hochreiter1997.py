@@ -68,7 +68,7 @@ class Hochreiter1997(Reproduction):
             rates = "; ".join(f"T={g.T}: within 0.04 {rate(g):.3f}" for g in gs)
             if arm in ("nfg", "rnn"):   # what the paper says of the 1997 cell and of gradient-based RNNs
                 expect = [T for T in TS if arm == "nfg"]
-                out.append((said, beat_claim(groups, "adding1997", arm, [T for T in expect if T in {g.T for g in gs}],
+                out.append((said, beat_claim(groups, "adding1997", arm, expect,
                                              paper_steps=PAPER_STEPS, solved=True) + "; " + rates))
             else:
                 out.append((said, "; ".join(f"T={g.T}: solved {g.solved}/{len(g.done)} seeds" for g in gs)
