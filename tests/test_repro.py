@@ -79,6 +79,24 @@ def test_reproductions_are_registered_with_both_budgets():
     if committed.exists():
         recorded = {json.loads(line)["run_id"] for line in committed.read_text().splitlines() if line.strip()}
         assert recorded <= ids
+    # tallec2018's adding runs were added to a grid with committed copy records: those ids are kept
+    tallec = {s["run_id"] for s in specs_for(repros["tallec2018"].configs("paper", 2), Path("unused"))}
+    committed = committed.parents[1] / "tallec2018-paper" / "runs.jsonl"
+    if committed.exists():
+        recorded = {json.loads(line)["run_id"] for line in committed.read_text().splitlines() if line.strip()}
+        assert recorded <= tallec
+    assert sum(s.startswith("adding-T750") for s in tallec) == 8        # twice the copy's seeds, two arms
+
+
+def test_dry_run_counts_only_what_is_left(capsys):
+    from pathlib import Path
+
+    from lstmlab.cli import main
+    folder = Path(__file__).resolve().parents[1] / "paper_repro" / "results" / "arjovsky2016-paper"
+    if not (folder / "runs.jsonl").exists():
+        pytest.skip("no committed arjovsky2016 paper results in this checkout")
+    assert main(["repro", "arjovsky2016", "--dry-run", "--results", str(folder)]) == 0
+    assert "48 runs, 48 already recorded; nothing left to run" in capsys.readouterr().out
 
 
 def test_local_sweep_skips_finished_resumes_unfinished_and_reports(tmp_path):

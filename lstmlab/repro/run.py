@@ -81,11 +81,18 @@ def run(repro, args, command: str) -> int:
         from ..sweep.sweep import _fmt, estimate_seconds, specs_for
         pool = LocalExecutor(args.workers)
         workers = pool.workers
+        from ..sweep import load_records
         specs = specs_for(configs, Path(results).resolve())
-        secs, shapes = estimate_seconds(specs, workers, pool.threads)
-        steps = sum(s["config"]["steps"] for s in specs)
-        print(f"{repro.name} ({description}): {len(specs)} runs, {steps} training steps, {len(shapes)} shapes; "
-              f"expected time about {_fmt(secs)} on {workers} local workers")
+        done = load_records(Path(results)) if Path(results).is_dir() else {}
+        todo = [s for s in specs if s["run_id"] not in done]   # a resumed grid runs only what is left
+        steps = sum(s["config"]["steps"] for s in todo)
+        left = f", {len(specs) - len(todo)} already recorded" if done else ""
+        if not todo:
+            print(f"{repro.name} ({description}): {len(specs)} runs{left}; nothing left to run")
+            return 0
+        secs, shapes = estimate_seconds(todo, workers, pool.threads)
+        print(f"{repro.name} ({description}): {len(specs)} runs{left}, {len(todo)} to run, {steps} training steps, "
+              f"{len(shapes)} shapes; expected time about {_fmt(secs)} on {workers} local workers")
         return 0
     if args.scheduler:
         executor = DaskExecutor(args.scheduler, timeout=args.timeout).connect()
