@@ -83,7 +83,7 @@ def _add_train(sub):
                         "evaluation uses its expectation; default 0)")
     g.add_argument("--layer-norm", choices=KINDS, default=d.layer_norm,
                    help="layer normalisation inside the cell: the input and recurrent pre-activations "
-                        "separately (xh; Ba et al. 2016), also the cell before the output activation "
+                        "separately (xh; Ba et al. 2016's eq. 20 alone), also the cell before the output activation "
                         "(xh+cell; Ba et al.'s eq. 22, haste), or each gate on its own (gates; TensorFlow "
                         "contrib); default none")
     g.add_argument("--recurrent-dropout-form", choices=FORMS, default=d.recurrent_dropout_form,

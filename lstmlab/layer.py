@@ -146,7 +146,7 @@ class RNN:
     layer_norm : {None, "xh", "xh+cell", "gates"}
         Layer normalisation inside the cell (see :mod:`lstmlab.layernorm`):
         the input and recurrent pre-activations separately ("xh"; Ba et al.
-        2016), the same plus the cell before the output activation
+        2016's eq. 20 without their cell normalisation), the same plus the cell before the output activation
         ("xh+cell"; Ba et al.'s eq. 22, haste's LayerNormLSTM), or each gate
         on its own ("gates"; TensorFlow contrib's LayerNormBasicLSTMCell). The
         input projection then has no ``b``; learnable gains and shifts per

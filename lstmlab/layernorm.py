@@ -15,8 +15,12 @@ batch row and step), :math:`\epsilon = 10^{-5}`, three definitions circulate:
     The input and the recurrent pre-activations normalised separately, each
     over all the blocks a stage reads (for the LSTM all four gates):
     :math:`x'_k = \mathrm{LN}(W x_t; g^x, \beta)_k`, :math:`a'_k = \mathrm{LN}(R h_{t-1}; g^a)_k`.
-    Ba, Kiros & Hinton (2016), arXiv:1607.06450, Sec. 3.1 / eq. 20-21 and
-    PyTorch's fastrnns ``LayerNormLSTMCell`` normalise the same two sums.
+    This is eq. 20 of Ba, Kiros & Hinton's (2016, arXiv:1607.06450)
+    supplementary LN-LSTM, which always adds their eq. 22 (``"xh+cell"``);
+    their Sec. 3.1 RNN normalises the joint sum :math:`W x + R h` instead.
+    PyTorch's fastrnns ``LayerNormLSTMCell`` normalises the same two terms but
+    also normalises the new cell and carries it normalised to the next step,
+    which none of these three forms does.
 ``"xh+cell"``
     As ``"xh"``, and the new cell normalised before the output activation,
     :math:`h_t = o_t \odot \tanh(\mathrm{LN}(c_t; g^c, \beta^c))`, while the
@@ -25,8 +29,10 @@ batch row and step), :math:`\epsilon = 10^{-5}`, three definitions circulate:
     and ``cell_output`` (the LSTM family does).
 ``"gates"``
     Each gate's pre-activation :math:`x_k + a_k` normalised on its own,
-    over its H units, as in TensorFlow contrib's ``LayerNormBasicLSTMCell``
-    (which also normalises the carried cell; here it is not). Needs a variant
+    over its H units with its own gain and shift, like TensorFlow contrib's
+    ``LayerNormBasicLSTMCell``; that cell also normalises the new cell and
+    carries it normalised, while ``"gates"`` leaves the cell unnormalised.
+    (TF Addons' ``LayerNormLSTMCell`` is Ba et al.'s form, ``"xh+cell"``.) Needs a variant
     whose maths reads each block only through ``x_k + a_k`` (checked
     numerically; the GRU's ``x_n + r * a_n`` is refused).
 
