@@ -19,6 +19,12 @@ from .base import ALPHA, INVOCATIONS, fmt_loss, group_records
 _log = logging.getLogger(__name__)
 
 
+def _colour(plt, i: int, n: int):
+    """The i-th of n arms' colour: matplotlib's 10-colour cycle, or tab20 when there are more arms
+    than that (a 14-arm grid would otherwise draw two arms in each of four colours)."""
+    return f"C{i}" if n <= 10 else plt.get_cmap("tab20")(i % 20)
+
+
 def write_report(repro, records, folder, *, budget: str, command: str, versions: dict, wall_seconds=None):
     """Write summary.md, summary.csv and the plots into ``folder``; return the Markdown."""
     folder = Path(folder)
@@ -136,7 +142,7 @@ def _plots(groups, folder: Path, repro=None) -> list[str]:
     for (task, T), gs in cells.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for i, g in enumerate(gs):
-            color = f"C{i % 10}"
+            color = _colour(plt, i, len(gs))
             curves = [np.array([[p["step"], p["loss"]] for p in r["curve"]]) for r in g.records if r.get("curve")]
             n = min((len(c) for c in curves), default=0)
             if not n:
@@ -190,7 +196,7 @@ def _gradient_plots(plt, cells, folder: Path) -> list[str]:
         for i, g in enumerate(gs):
             if g not in have:
                 continue
-            color = f"C{i % 10}"
+            color = _colour(plt, i, len(gs))
             for when, ls in (("init", "--"), ("final", "-")):
                 rows = [np.asarray(r["grad_by_lag"][when], float) for r in g.done if r.get("grad_by_lag")]
                 n = min(len(v) for v in rows)
