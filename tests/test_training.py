@@ -79,8 +79,11 @@ def test_existing_run_needs_resume_and_same_config(tmp_path):
 
 
 @pytest.mark.parametrize("reg", [{}, {"dropout": 0.3, "weight_drop": 0.2, "layers": 2},
-                                 {"zoneout": {"c": 0.5, "h": 0.05}, "recurrent_dropout": 0.2}],
-                         ids=["plain", "dropout", "zoneout"])
+                                 {"zoneout": {"c": 0.5, "h": 0.05}, "recurrent_dropout": 0.2},
+                                 {"layer_norm": "xh+cell", "recurrent_dropout": 0.2,
+                                  "recurrent_dropout_form": "semeniuta"},
+                                 {"proj_size": 2}],
+                         ids=["plain", "dropout", "zoneout", "layernorm-semeniuta", "projection"])
 def test_interrupted_in_process_resumes_identically(tmp_path, monkeypatch, reg):
     ref = train(_tiny(**reg), tmp_path / "ref", progress=False)
     calls = {"n": 0}
