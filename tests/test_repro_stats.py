@@ -78,6 +78,29 @@ def test_beat_claim_by_the_solved_rule():
     assert "**contradicted**: ours solves it at T=100" in beat_claim(groups, "adding", "nfg", (), solved=True)
 
 
+def test_estimate_beside_the_runs_only_for_invocations_that_finished_them(tmp_path):
+    from lstmlab.repro.report import _markdown
+    from lstmlab.repro.run import INVOCATIONS
+
+    class R:
+        title, description, paper = "t", "d", "p"
+        beats_rule = ""
+
+        def budget_note(self, budget):
+            return ""
+
+        def claims(self, groups):
+            return []
+
+        def sections(self, groups):
+            return []
+    (tmp_path / INVOCATIONS).write_text(
+        '{"seconds": 70, "runs_recorded": 4, "runs_to_run": 4, "estimate_seconds": 60, "runs_seconds": 50}\n'
+        '{"seconds": 30, "runs_recorded": 1, "runs_to_run": 3, "estimate_seconds": 90, "runs_seconds": 20}\n')
+    md = _markdown(R(), {}, "quick", "cmd", {}, None, [], tmp_path)
+    assert "estimate printed before the runs: 1.0 min; the runs then took 0.8 min (0.83x" in md
+
+
 def test_wall_time_sums_the_invocations_that_recorded_runs(tmp_path):
     from lstmlab.repro.report import _invocations
     from lstmlab.repro.run import INVOCATIONS
@@ -148,4 +171,55 @@ def test_beat_claim_names_divergence_and_the_paper_T_not_run():
     assert beat_claim(groups, "adding", "irnn", (200,)).startswith(
         "**diverged**: ours does not beat the baseline at T=200 (2/3 seeds blew up)")
     text = beat_claim(groups, "adding", "lstm", (100, 200, 400))
-    assert text.startswith("**agrees** at T=100; the paper's T=200, 400 not run at this budget")
+    assert text.startswith("**agrees** at T=100; the paper's T=200, 400 not run here (or no seed finished)")
+    # blown-up seeds where the paper says the arm does not beat the baseline are still named, not "agreeing"
+    assert beat_claim(groups, "adding", "irnn", ()).startswith("**diverged**")
+    assert "the paper's T=100 not run here" in beat_claim(groups, "adding", "irnn", (200,), paper_T=(100, 200))
+
+
+def test_split_verdict_detail_and_divergence_by_skipped_updates():
+    from lstmlab.repro.base import fmt_verdict
+    assert fmt_verdict(_group([0.05, 1.0])).startswith("T=100: split (1/2 seeds")
+    g = _group([0.5, 0.6, 1.0])
+    g.records[0]["skipped"] = 600                          # more than half of 1,000 updates skipped
+    g.records[2]["final"]["loss"] = 2e3                    # above 1000x the baseline
+    assert g.diverged == 2
+
+
+def test_rank_test_with_ties_and_blown_up_seeds():
+    # two blown-up seeds tie as the worst; equal plateau losses tie: mid-ranks, a valid p, the right direction
+    a = _group([float("nan"), float("inf"), 0.5, 0.5], label="a")
+    b = _group([0.5, 0.5, 0.5, 0.5], label="b")
+    c = compare_groups(a, b)
+    assert 0 < c.p_loss <= 1 and c.word == "within noise"
+    assert permutation_p([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]) == 1.0
+    low = _group([0.01, 0.02, 0.01, 0.01], label="low")
+    assert compare_groups(low, _group([1.0, 1.0, float("nan"), float("nan")], label="x")).word == "lower"
+
+
+def test_greff_component_verdicts_need_an_arm_off_the_plateau():
+    from lstmlab.repro.papers.greff2017 import _versus
+    vanilla = _group([1.0, 1.0, 0.99, 1.0], label="peephole")
+    nfg = _group([1.05, 1.06, 1.05, 1.07], label="nfg")
+    assert _versus(nfg, vanilla, hurts=True).startswith("**not shown** (no seed of either arm left the baseline)")
+    solved = _group([0.01, 0.02, 0.01, 0.03], label="peephole")
+    assert _versus(nfg, solved, hurts=True).startswith("**agrees**: higher than vanilla")
+
+
+def test_tallec_faster_counts_steps_to_the_convincing_level():
+    from lstmlab.repro.papers.tallec2018 import Tallec2018, steps_below
+
+    def run(steps_to, total=5000):   # a curve that reaches 0.1x the baseline at steps_to (never: None)
+        curve = [{"step": s, "loss": 0.1 if steps_to is not None and s >= steps_to else 1.0, "baseline": 1.0}
+                 for s in range(0, total + 1, 500)]
+        return {"status": "done", "curve": curve, "config": {"steps": total},
+                "final": {"loss": curve[-1]["loss"], "baseline": 1.0}}
+    assert steps_below(run(1500), 0.25) == 1500 and steps_below(run(None), 0.25) is None
+    from lstmlab.repro import Group
+    fast = Group("adding", 750, "lstm-chrono", [run(s) for s in (500, 1000, 500, 1000)], 0.25)
+    slow = Group("adding", 750, "lstm-fb1", [run(s) for s in (3500, None, 4000, None)], 0.25)
+    assert Tallec2018._faster(fast, slow).startswith("**agrees**")
+    assert Tallec2018._faster(slow, fast).startswith("**contradicted**")
+    never = Group("adding", 750, "lstm-fb1", [run(None) for _ in range(4)], 0.25)
+    assert Tallec2018._faster(never, never).startswith("**not shown**")
+

@@ -308,25 +308,29 @@ def compare(a: Group, b: Group) -> str:
     return c.text() if c else "not comparable (a cell did not finish)"
 
 
-def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=None, solved: bool = False) -> str:
+def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=None, solved: bool = False,
+               paper_T=None) -> str:
     """Our verdict beside the paper's on where ``label`` beats the baseline on ``task``.
 
     ``paper_beats``: the T at which the paper reports it beating the baseline (every
     other T run here, it does not; T not run here are ignored). ``paper_steps``: the
     paper's training steps, one number or a dict T -> steps (None: not known).
     ``solved=True`` judges by the task's solved rule (a majority of seeds solved)
-    instead of by beating the baseline. Returns the "our runs show" text, led by
-    **agrees**, **contradicted** (the opposite of the paper at a budget at least
-    the paper's, or a success where the paper reports none), **not reproduced at
-    this budget** (the paper's effect did not appear in fewer steps than the paper
-    trained, or its budget is not known), or **consistent at this shorter budget**
-    (the paper's "does not" met by ours in fewer steps, which is weaker evidence).
+    instead of by beating the baseline. ``paper_T``: every T the paper ran (default
+    ``paper_beats``), so that those with no finished run here are listed. Returns the
+    "our runs show" text, led by **agrees** (naming the T), **contradicted** (the
+    opposite of the paper at a budget at least the paper's, or a success where the
+    paper reports none), **diverged** (most seeds blew up: a failure of stability,
+    not of budget), **not reproduced at this budget** (the paper's effect did not
+    appear in fewer steps than the paper trained, or its budget is not known),
+    **consistent at this shorter budget** (the paper's "does not" met by ours in
+    fewer steps, which is weaker evidence) or **undecided** (as many seeds each way).
     """
     gs = sorted((g for g in groups.values() if g.task == task and g.label == label and g.done),
                 key=lambda g: g.T)
     if not gs:
         return "not run"
-    not_run = sorted(set(paper_beats) - {g.T for g in gs})
+    not_run = sorted(set(paper_beats if paper_T is None else paper_T) - {g.T for g in gs})
     paper_beats = set(paper_beats) & {g.T for g in gs}
 
     def theirs(T):
@@ -359,9 +363,10 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
                                                                      "does not beat the baseline")
     undecided = [g for g in gs if split(g)]
     decided = [g for g in gs if not split(g)]
+    # most seeds blown up: a failure of stability, not of budget, whatever the paper says of that T
+    blown = [g for g in decided if not hit(g) and g.diverged * 2 > len(g.done)]
+    decided = [g for g in decided if g not in blown]
     missing = [g for g in decided if g.T in paper_beats and not hit(g)]
-    blown = [g for g in missing if g.diverged * 2 > len(g.done)]   # a failure of stability, not of budget
-    missing = [g for g in missing if g not in blown]
     extra = [g.T for g in decided if g.T not in paper_beats and hit(g)]
     negatives = [g for g in decided if g.T not in paper_beats and not hit(g)]
     parts = []
@@ -379,7 +384,7 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
     if undecided:
         parts.append("**undecided** (as many seeds each way) at "
                      + ", ".join(f"T={g.T} ({count(g)}/{len(g.done)} seeds)" for g in undecided))
-    if not parts or (undecided and len(parts) == 1 and decided):
+    if not parts or (len(parts) == len([x for x in (undecided, blown) if x]) and decided):
         agree = [g for g in decided if g not in negatives]
         weak = [g for g in negatives if short(g)]
         strong = [g for g in negatives if not short(g)]
@@ -392,7 +397,7 @@ def beat_claim(groups: dict, task: str, label: str, paper_beats, *, paper_steps=
                 said += " (at " + ", ".join(f"T={g.T}" for g in weak) + " only at a shorter budget than the paper's)"
             parts.append(said)
     if not_run:
-        parts.append(f"the paper's T={', '.join(map(str, not_run))} not run at this budget")
+        parts.append(f"the paper's T={', '.join(map(str, not_run))} not run here (or no seed finished)")
     detail = (f"T={g.T}: solved {g.solved}/{len(g.done)} seeds" for g in gs) if solved else map(fmt_verdict, gs)
     return "; ".join(parts) + "; " + "; ".join(detail)
 
@@ -413,5 +418,5 @@ def fmt_verdict(g: Group) -> str:
     """'beats (k/n seeds, median x r)' or 'on the baseline (...)', for claims tables."""
     if not g.done:
         return f"T={g.T}: not run"
-    word = "beats" if g.beats_baseline else "does not beat"
+    word = ("split" if g.beats * 2 == len(g.done) else "beats" if g.beats_baseline else "does not beat")
     return f"T={g.T}: {word} ({g.beats}/{len(g.done)} seeds below {g.beats_at}x; median {g.median_ratio:.3g}x)"

@@ -65,7 +65,9 @@ def _markdown(repro, groups, budget, command, versions, wall, plots, folder) -> 
                      f"recorded runs" + (f" (this one: {wall / 60:.1f} min)" if wall is not None else ""))
     elif wall is not None:
         lines.append(f"- wall time of this invocation: {wall / 60:.1f} min")
-    timed = [r for r in _recording_invocations(folder) if r.get("estimate_seconds") and r.get("runs_seconds")]
+    # only invocations that ran everything they estimated (an interrupted one estimated runs it did not finish)
+    timed = [r for r in _recording_invocations(folder) if r.get("estimate_seconds") and r.get("runs_seconds")
+             and r.get("runs_to_run", r["runs_recorded"]) == r["runs_recorded"]]
     if timed:
         est, took = sum(r["estimate_seconds"] for r in timed), sum(r["runs_seconds"] for r in timed)
         lines.append(f"- estimate printed before the runs: {est / 60:.1f} min; the runs then took {took / 60:.1f} min "

@@ -111,7 +111,9 @@ def load_records(results: Path) -> dict:
 
 
 #: Config fields that do not change what one update, evaluation or checkpoint costs.
-_COST_FREE = frozenset({"seed", "steps", "eval_every", "checkpoint_every", "log_every", "extra", "warmup"})
+_COST_FREE = frozenset({"seed", "steps", "eval_every", "checkpoint_every", "log_every", "extra", "warmup", "lr",
+                        "momentum", "nesterov", "decay", "beta1", "beta2", "eps", "clip", "clip_mode", "schedule",
+                        "init", "forget_bias", "t_max", "recurrent_init", "recurrent_gain", "on_nonfinite"})
 
 #: Measured on the project's 2-core machine (and assumed elsewhere): workers filling every
 #: core each run this much slower than one alone (shared caches, memory bandwidth and clock);
@@ -189,7 +191,7 @@ def _measure(specs, threads, per_shape, costs) -> None:
                 t0 = clock()
                 try:
                     model_gradient_by_lag(run.model, batch)
-                except ValueError:   # a cell that blew up: the worker records no diagnostic either
+                except ValueError:   # the worker records no diagnostic where it cannot make one either
                     pass
                 t_fixed = t_setup + 2 * (clock() - t0)
                 times = []
@@ -227,8 +229,9 @@ def run_sweep(name: str, description: str, configs, results, executor, *, estima
     """Run every config not yet recorded in ``results``; return all records in grid order.
 
     ``timing``, when given, receives ``estimate_seconds`` (the expected time printed before the
-    runs; absent without an estimate) and ``runs_seconds`` (the runs' actual wall time), so that
-    the estimate can be checked against what followed it.
+    runs; absent without an estimate), ``runs_to_run`` (how many runs it covers) and
+    ``runs_seconds`` (the finished runs' actual wall time), so that the estimate can be checked
+    against what followed it.
     """
     timing = {} if timing is None else timing
     results = Path(results).resolve()   # workers may run elsewhere: absolute run directories
@@ -240,7 +243,7 @@ def run_sweep(name: str, description: str, configs, results, executor, *, estima
          f"on a {executor.describe()}")
     if todo and estimate:
         secs, per_shape = estimate_seconds(todo, executor.workers, getattr(executor, "threads", 1))
-        timing["estimate_seconds"] = round(secs, 1)
+        timing["estimate_seconds"], timing["runs_to_run"] = round(secs, 1), len(todo)
         echo(f"{name}: expected time about {_fmt(secs)} (measured {len(per_shape)} shapes here, "
              f"{min(per_shape.values()) * 1e3:.1f}-{max(per_shape.values()) * 1e3:.1f} ms per step)")
     t0 = time.perf_counter()

@@ -84,7 +84,8 @@ class Arjovsky2016(Reproduction):
             for arm in ARMS:
                 said = (f"beats the baseline at T={', '.join(map(str, paper[arm]))}" if paper[arm]
                         else "never beats the baseline")
-                out.append((f"{task}, {arm}: {said}", beat_claim(groups, task, arm, paper[arm], paper_steps=steps)))
+                out.append((f"{task}, {arm}: {said}", beat_claim(groups, task, arm, paper[arm], paper_steps=steps,
+                                                                  paper_T=COPY_T if task == "copy" else ADDING_T)))
             if task == "adding":
                 g750 = [g for g in groups.values() if g.task == "adding" and g.T == 750 and g.label == "lstm"]
                 if g750 and g750[0].done:

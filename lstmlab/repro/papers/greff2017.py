@@ -112,7 +112,7 @@ def _versus(g, vanilla, hurts=None) -> str:
         return "not run"
     word = c.word if c.word == "within noise" else f"{c.word} than vanilla"
     lead = ""
-    if hurts is not None and g.beats == 0 and vanilla.beats == 0:
+    if hurts is not None and g.beats == 0 and vanilla.beats == 0 and not g.diverged and not vanilla.diverged:
         # both on the plateau: a difference between plateau levels says nothing about the component
         lead = "**not shown** (no seed of either arm left the baseline): "
     elif hurts is True:

@@ -69,7 +69,7 @@ class Hochreiter1997(Reproduction):
             if arm in ("nfg", "rnn"):   # what the paper says of the 1997 cell and of gradient-based RNNs
                 expect = [T for T in TS if arm == "nfg"]
                 out.append((said, beat_claim(groups, "adding1997", arm, expect,
-                                             paper_steps=PAPER_STEPS, solved=True) + "; " + rates))
+                                             paper_steps=PAPER_STEPS, solved=True, paper_T=TS) + "; " + rates))
             else:
                 out.append((said, "; ".join(f"T={g.T}: solved {g.solved}/{len(g.done)} seeds" for g in gs)
                             + "; " + rates))

@@ -58,7 +58,8 @@ class Le2015(Reproduction):
         out = []
         for arm in ARMS:
             said = f"{arm}: beats the baseline at T={', '.join(map(str, PAPER_BEATS[arm]))} (of 150-400)"
-            out.append((said, beat_claim(groups, "adding", arm, PAPER_BEATS[arm], paper_steps=PAPER_STEPS)))
+            out.append((said, beat_claim(groups, "adding", arm, PAPER_BEATS[arm], paper_steps=PAPER_STEPS,
+                                         paper_T=TS)))
         by = {(g.T, g.label): g for g in groups.values()}
         Ts = sorted({g.T for g in groups.values()})
         if len(Ts) > 1:
