@@ -206,11 +206,9 @@ def permutation_p(a, b) -> float:
     2 seeds against 2 the smallest possible p is 1/3: such a comparison can never
     leave "within noise", which is the honest reading.
     """
-    from scipy.stats import rankdata
-    a, b = _log_losses(a), _log_losses(b)
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    pool, n = rankdata(np.concatenate([a, b])), len(a)
+    pool, n = _pooled_ranks(a, b), len(a)
     obs = abs(pool[:n].mean() - pool[n:].mean())
     total = len(pool)
     if comb(total, n) <= 20000:
@@ -232,10 +230,39 @@ def permutation_p(a, b) -> float:
 
 def lower_ranked(a, b) -> bool:
     """Whether ``a``'s values rank lower than ``b``'s on the pooled ranks (the tested statistic's sign)."""
-    from scipy.stats import rankdata
-    a, b = _log_losses(a), _log_losses(b)
-    r = rankdata(np.concatenate([a, b]))
+    r = _pooled_ranks(a, b)
     return bool(r[:len(a)].mean() < r[len(a):].mean())
+
+
+def _pooled_ranks(a, b) -> np.ndarray:
+    """Ranks of ``a`` then ``b`` pooled, on the log scale with NaN/inf as ``WORST``; ties share their mean rank."""
+    from scipy.stats import rankdata
+    return rankdata(np.concatenate([_log_losses(a), _log_losses(b)]))
+
+
+def compare_steps(a_steps, b_steps, budget: int, *, what: str, labels: tuple, reached: str = "reached") -> str:
+    """'a gets there in fewer steps than b', led by **agrees** / **contradicted** / **within noise**,
+    **untestable** (too few seeds) or **not shown** (no seed of either arm got there).
+
+    ``a_steps``, ``b_steps``: per seed, the step at which ``what`` was first reached, or None. The
+    exact rank test compares them with never counted as ``budget + 1`` (which favours the slow arm);
+    Fisher's test on how many got there is shown beside it.
+    """
+    sa, sb = ([s if s is not None else budget + 1 for s in x] for x in (a_steps, b_steps))
+    ka, kb = sum(s is not None for s in a_steps), sum(s is not None for s in b_steps)
+    fmt = lambda x: ", ".join("never" if s is None else f"{s}" for s in x)  # noqa: E731
+    p = permutation_p(np.array(sa, float), np.array(sb, float))
+    floor = min_p(len(sa), len(sb))
+    detail = (f"steps to {what} per seed: {labels[0]} {fmt(a_steps)}; {labels[1]} {fmt(b_steps)} ({reached} "
+              f"{ka}/{len(sa)} vs {kb}/{len(sb)}); rank test p = {p:.2g}, Fisher p = "
+              f"{fisher_p(ka, len(sa), kb, len(sb)):.2g}")
+    if floor >= ALPHA:
+        return f"**untestable** with {len(sa)} and {len(sb)} seeds (smallest attainable p {floor:.2g}): " + detail
+    if ka == 0 and kb == 0:
+        return "**not shown** (neither arm reached it in any seed): " + detail
+    if p < ALPHA:
+        return ("**agrees**: " if lower_ranked(sa, sb) else "**contradicted**: ") + detail
+    return "**within noise**: " + detail
 
 
 def _log_losses(x) -> np.ndarray:

@@ -59,7 +59,7 @@ def select(configs, arms: str | None, Ts: str | None, name: str, budget: str) ->
 
 
 def run(repro, args, command: str) -> int:
-    from ..sweep import DaskExecutor, LocalExecutor, run_sweep
+    from ..sweep import DaskExecutor, LocalExecutor, load_records, run_sweep
     from .report import write_report
     budget = check_budget("quick" if args.quick else "paper")
     seeds = args.seeds if args.seeds is not None else repro.default_seeds[budget]
@@ -81,7 +81,6 @@ def run(repro, args, command: str) -> int:
         from ..sweep.sweep import _fmt, estimate_seconds, specs_for
         pool = LocalExecutor(args.workers)
         workers = pool.workers
-        from ..sweep import load_records
         specs = specs_for(configs, Path(results).resolve())
         done = load_records(Path(results)) if Path(results).is_dir() else {}
         todo = [s for s in specs if s["run_id"] not in done]   # a resumed grid runs only what is left
@@ -98,7 +97,6 @@ def run(repro, args, command: str) -> int:
         executor = DaskExecutor(args.scheduler, timeout=args.timeout).connect()
     else:
         executor = LocalExecutor(args.workers)
-    from ..sweep import load_records
     from ..training.records import MetricsLog
     before = len(load_records(Path(results))) if Path(results).is_dir() else 0
     ran, timing = 0, {}

@@ -29,6 +29,7 @@ import numpy as np
 import lstmlab.init
 import lstmlab.layer
 from lstmlab.training import TrainConfig, train
+from lstmlab.training.records import METRICS
 
 BASE = dict(task="adding", T=200, variant="lstm", hidden=128, optimizer="rmsprop", lr=1e-3, decay=0.9, clip=1.0,
             clip_mode="value", batch_size=20, eval_every=200, eval_size=500, checkpoint_every=1000)
@@ -64,7 +65,7 @@ def main(argv=None) -> None:
             res = train(cfg, Path(args.out) / name, resume=True, progress=False)
         finally:
             lstmlab.layer.init_params = original
-        curve = [json.loads(line) for line in open(Path(args.out) / name / "metrics.jsonl") if '"eval"' in line]
+        curve = [json.loads(line) for line in open(Path(args.out) / name / METRICS) if '"eval"' in line]
         print(f"{name}: final {res.final['loss'] / res.final['baseline']:.3f}x the baseline; along the way "
               + ", ".join(f"{c['step']}: {c['loss'] / c['baseline']:.3f}" for c in curve[1::5]), flush=True)
 

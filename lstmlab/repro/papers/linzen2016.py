@@ -3,7 +3,7 @@
 import numpy as np
 
 from lstmlab.repro import Reproduction, number_units, register_reproduction
-from lstmlab.repro.base import ALPHA, fisher_p, lower_ranked, min_p, permutation_p
+from lstmlab.repro.base import compare_steps
 from lstmlab.training import TrainConfig
 
 #: Arms, T (the longest subject-verb distance), hidden units, steps and held-out sentences, per budget.
@@ -88,29 +88,12 @@ class Linzen2016(Reproduction):
         K = min((len(a) for a in rows), default=0)
         return [float(np.median([a[k] for a in rows])) for k in range(K)]
 
-    def _learned(self, g):
-        """Per seed: steps to learn (the run's length + 1 where it never did), and how many did."""
-        steps = [steps_to_learn(r) for r in g.done]
-        budget = max(r["config"]["steps"] for r in g.done)
-        return [s if s is not None else budget + 1 for s in steps], sum(s is not None for s in steps)
-
-    def _faster(self, a, b):
-        """'a learns faster than b' as tested: exact rank test on steps (never learned: counted as the
-        budget + 1, which favours the slow arm), Fisher's test on how many learned."""
-        sa, ka = self._learned(a)
-        sb, kb = self._learned(b)
-        p = permutation_p(np.array(sa, float), np.array(sb, float))
-        floor = min_p(len(sa), len(sb))
-        fmt = lambda s: ", ".join("never" if x > b.done[0]["config"]["steps"] else f"{x}" for x in s)  # noqa: E731
-        detail = (f"steps to {LEARNED:.0%} held-out agreement per seed: {a.label} {fmt(sa)}; {b.label} {fmt(sb)} "
-                  f"(learned {ka}/{len(sa)} vs {kb}/{len(sb)}); rank test p = {p:.2g}, Fisher p = "
-                  f"{fisher_p(ka, len(sa), kb, len(sb)):.2g}")
-        if floor >= ALPHA:
-            return f"**untestable** with {len(sa)} and {len(sb)} seeds (smallest attainable p {floor:.2g}): " + detail
-        if p < ALPHA:
-            word = "**agrees**" if lower_ranked(sa, sb) else "**contradicted**"
-            return f"{word}: " + detail
-        return "**within noise**: " + detail
+    @staticmethod
+    def _faster(a, b):
+        """'a learns faster than b' as tested: steps to learn per seed (:func:`compare_steps`)."""
+        budget = max(r["config"]["steps"] for g in (a, b) for r in g.done)
+        return compare_steps([steps_to_learn(r) for r in a.done], [steps_to_learn(r) for r in b.done], budget,
+                             what=f"{LEARNED:.0%} held-out agreement", labels=(a.label, b.label), reached="learned")
 
     def claims(self, groups):
         out = []

@@ -1,17 +1,7 @@
 """Tallec & Ollivier (2018): chrono initialisation against the default forget bias on copy and adding."""
 
-import numpy as np
-
 from lstmlab.repro import Reproduction, beat_claim, compare, register_reproduction
-from lstmlab.repro.base import (
-    ADDING_CONVINCING,
-    ADDING_CONVINCING_RULE,
-    ALPHA,
-    fisher_p,
-    lower_ranked,
-    min_p,
-    permutation_p,
-)
+from lstmlab.repro.base import ADDING_CONVINCING, ADDING_CONVINCING_RULE, compare_steps
 from lstmlab.training import TrainConfig
 
 ARMS = {"lstm-fb1": dict(variant="lstm", init="default"), "lstm-chrono": dict(variant="lstm", init="chrono"),
@@ -117,22 +107,8 @@ class Tallec2018(Reproduction):
 
     @staticmethod
     def _faster(a, b):
-        """Steps to reach the 'convincingly beats' level per seed (never: the budget + 1), by the exact rank test."""
-        def steps(g):
-            budget = max(r["config"]["steps"] for r in g.done)
-            return [s if s is not None else budget + 1 for s in (steps_below(r, ADDING_CONVINCING) for r in g.done)]
-        sa, sb = steps(a), steps(b)
-        budget = max(r["config"]["steps"] for r in b.done)
-        fmt = lambda s: ", ".join("never" if x > budget else f"{x}" for x in s)  # noqa: E731
-        ka, kb = sum(x <= budget for x in sa), sum(x <= budget for x in sb)
-        p = permutation_p(np.array(sa, float), np.array(sb, float))
-        detail = (f"steps to {ADDING_CONVINCING}x the baseline per seed: chrono {fmt(sa)}; forget bias 1 {fmt(sb)} "
-                  f"(reached {ka}/{len(sa)} vs {kb}/{len(sb)}); rank test p = {p:.2g}, Fisher p = "
-                  f"{fisher_p(ka, len(sa), kb, len(sb)):.2g}")
-        if min_p(len(sa), len(sb)) >= ALPHA:
-            return f"**untestable** with {len(sa)} and {len(sb)} seeds: " + detail
-        if ka == 0 and kb == 0:
-            return "**not shown** (neither arm reached it in any seed): " + detail
-        if p < ALPHA:
-            return ("**agrees**: " if lower_ranked(sa, sb) else "**contradicted**: ") + detail
-        return "**within noise**: " + detail
+        """Steps to reach the 'convincingly beats' level per seed (:func:`compare_steps`)."""
+        budget = max(r["config"]["steps"] for g in (a, b) for r in g.done)
+        return compare_steps([steps_below(r, ADDING_CONVINCING) for r in a.done],
+                             [steps_below(r, ADDING_CONVINCING) for r in b.done], budget,
+                             what=f"{ADDING_CONVINCING}x the baseline", labels=("chrono", "forget bias 1"))
