@@ -39,10 +39,17 @@ def _lines(indent, items):
 
 
 def _with_scratch(lines, scratch, before, dtype_of):
-    """Allocate the scratch rows once, before the time loop (``before``)."""
+    """Allocate the scratch rows once, before the time loop (``before``), HP wide.
+
+    HP is H rounded up to :data:`lstmlab.config.POINTWISE_PAD`: the compute loop
+    runs over all HP lanes so that LLVM's vector loop runs at small H; the pad
+    lanes stay zero on input and are never stored.
+    """
     k = lines.index(before)
+    pad = config.POINTWISE_PAD
     # the array dtype: a float32 layer's pointwise maths stays float32 (16 SIMD lanes)
-    alloc = [f"    {name} = np.empty(({rows}, H), {dtype_of})" for name, rows in scratch]
+    alloc = [f"    HP = -(-H // {pad}) * {pad}"]
+    alloc += [f"    {name} = np.zeros(({rows}, HP), {dtype_of})" for name, rows in scratch]
     return "\n".join(lines[:k] + alloc + lines[k:]) + "\n"
 
 
@@ -86,7 +93,7 @@ def _unit_loops(name, code: StageCode):
     for n, (_, src) in enumerate(code.loads):
         out += ["for j in range(H):", f"    IN{name}[{n}, j] = {src}"]
     res = [f"r{n}" for n in range(code.n_results)]
-    out += ["for j in range(H):", "    " + emit.render_call(code, lambda n: f"IN{name}[{n}, j]", res)]
+    out += ["for j in range(HP):", "    " + emit.render_call(code, lambda n: f"IN{name}[{n}, j]", res)]
     out += [f"    OUT{name}[{n}, j] = r{n}" for n in range(code.n_results)]
     out += _moves_loop(code.stores, lambda n: f"OUT{name}[{n}, j]")
     return out + [x for e in code.sums_after for x in emit.render_row_sum(e)]  # a reduce stage's terms

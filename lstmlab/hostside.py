@@ -65,36 +65,30 @@ def unpack_state(z, nst, H) -> np.ndarray:
     return z.reshape(z.shape[0], nst, H).transpose(1, 0, 2).copy()
 
 
-def zero_grads(spec, params, D, H, dt) -> dict:
-    """Zero gradients of the matrices and biases of one direction of one layer, keyed like ``params``.
-
-    The per-unit parameters' come from the kernels' ``dU`` (:func:`set_unit_grads`)."""
-    G_ = len(spec.inputs)
-    grads = {"W": np.zeros((G_ * H, D), dt)}
-    if spec.cls.input_bias:
-        grads["b"] = np.zeros(G_ * H, dt)
-    for p in spec.products:
-        grads[p.name] = np.zeros_like(params[p.name])
-        if p.bias:
-            grads["b_" + p.name] = np.zeros(params[p.name].shape[0], dt)
-    return grads
-
-
 def add_weight_grads(spec, grads, dXP2, x2, dA2s, P2s, at_b, colsum) -> None:
-    """Add one span of steps' weight gradients into ``grads`` (NumPy arrays).
+    """Add one span of steps' weight gradients into ``grads`` (a dict of NumPy arrays).
 
     ``dXP2 (n*B, G*H)``, ``x2 (n*B, D)`` and per product ``dA2 (n*B, N)``,
     ``P2 (n*B, K)`` are the span's rows; ``at_b(a, b)`` returns ``a.T @ b``
-    and ``colsum(a)`` the column sums, both as NumPy arrays, computed
-    wherever the backend keeps the rows.
+    and ``colsum(a)`` the column sums, both as new NumPy arrays, computed
+    wherever the backend keeps the rows. A key not yet in ``grads`` (the
+    first span) is set to the span's gradient, so nothing is zero-filled.
+    The per-unit parameters' gradients come from :func:`set_unit_grads`.
     """
-    grads["W"] += at_b(dXP2, x2)
-    if "b" in grads:
-        grads["b"] += colsum(dXP2)
+    _add(grads, "W", at_b(dXP2, x2))
+    if spec.cls.input_bias:
+        _add(grads, "b", colsum(dXP2))
     for p, dA2, P2 in zip(spec.products, dA2s, P2s):
-        grads[p.name] += at_b(dA2, P2)
+        _add(grads, p.name, at_b(dA2, P2))
         if p.bias:
-            grads["b_" + p.name] += colsum(dA2)
+            _add(grads, "b_" + p.name, colsum(dA2))
+
+
+def _add(grads, key, value):
+    if key in grads:
+        grads[key] += value
+    else:
+        grads[key] = value
 
 
 def set_unit_grads(spec, grads, dU) -> None:

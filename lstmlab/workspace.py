@@ -34,9 +34,10 @@ def _key(shape, dtype):
 def empty(shape, dtype) -> np.ndarray:
     """A C-contiguous array of ``shape`` and ``dtype`` (contents undefined)."""
     global _BYTES
+    dtype = np.dtype(dtype)
+    if math.prod(shape) * dtype.itemsize < config.WORKSPACE_MIN_BYTES:
+        return np.empty(shape, dtype)  # small: malloc's heap is as fast as the pool (latency at B = 1)
     key = _key(shape, dtype)
-    if math.prod(key[0]) * np.dtype(dtype).itemsize < config.WORKSPACE_MIN_BYTES:
-        return np.empty(key[0], key[1])
     with _LOCK:
         for ident, (k, arr) in _FREE.items():
             if k == key:
