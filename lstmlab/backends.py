@@ -71,19 +71,21 @@ class Recompute:
 class CUDA:
     """The numba.cuda kernels of :mod:`lstmlab.cuda.engine`; the tape stays on the device.
 
-    ``kernels``: "step" or "persistent" (see :class:`lstmlab.RNN`).
+    ``kernels``: "step" or "persistent" (see :class:`lstmlab.RNN`). ``resident``: device arrays
+    out (a stack kept on the GPU), else NumPy.
     """
     kernels: str = "step"
+    resident: bool = False
     name = "cuda"
 
     def forward(self, spec, params, x, state0, lengths, zoneout=None, recurrent_masks=None, step_masks=None):
         from .cuda import engine as cuda_engine
         return cuda_engine.forward(spec, params, x, state0, lengths, kernels_mode=self.kernels, zoneout=zoneout,
-                                   recurrent_masks=recurrent_masks, step_masks=step_masks)
+                                   recurrent_masks=recurrent_masks, step_masks=step_masks, device_out=self.resident)
 
     def backward(self, spec, tape, dY, dstate):
         from .cuda import engine as cuda_engine
-        return cuda_engine.backward(spec, tape, dY, dstate)
+        return cuda_engine.backward(spec, tape, dY, dstate, device_out=self.resident)
 
     def release(self, tape) -> None:
         from .cuda import engine as cuda_engine

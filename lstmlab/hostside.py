@@ -105,7 +105,7 @@ def _want(name, arr, shape, dtype, contiguous=False):
     contiguity is asked only where a kernel reshapes its argument.
     """
     try:
-        if arr.shape == shape and arr.dtype == dtype and (not contiguous or arr.flags.c_contiguous):
+        if arr.shape == shape and arr.dtype == dtype and (not contiguous or c_contiguous(arr)):
             return  # the common case
     except AttributeError:
         raise TypeError(f"{name}: expected an array of shape {shape}, got {type(arr).__name__}") from None
@@ -114,6 +114,12 @@ def _want(name, arr, shape, dtype, contiguous=False):
     if np.dtype(arr.dtype) != dtype:
         raise TypeError(f"{name}: expected dtype {dtype}, got {np.dtype(arr.dtype)}")
     raise ValueError(f"{name}: expected a C-contiguous array")
+
+
+def c_contiguous(arr) -> bool:
+    """C order, for a NumPy array or a numba.cuda device array (whose ``flags`` is a dict)."""
+    flags = arr.flags
+    return flags["C_CONTIGUOUS"] if isinstance(flags, dict) else flags.c_contiguous
 
 
 def check_forward(spec, params, x, state0, lengths) -> None:
@@ -209,7 +215,7 @@ def _param_shapes(spec, D, H) -> tuple:
 
 def tape_signature(spec, x, H) -> tuple:
     """What identifies the buffers a forward made: the variant's spec, (T, B, D), H and the dtype."""
-    return (spec, x.shape, H, x.dtype)
+    return (spec, tuple(x.shape), H, x.dtype)
 
 
 def check_backward(spec, tape, dY, dstate) -> None:

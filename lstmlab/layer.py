@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 
 from . import backends, candidate_dropout, layernorm, memory, parallel, projection, regularise, validate
+from .arrayops import HOST
 from .init import init_params
 from .registry import get_spec
 
@@ -28,6 +29,9 @@ _CHECK_MEMORY_ABOVE = 1 << 22
 
 class Context:
     """What :meth:`RNN.forward` keeps for :meth:`RNN.backward`."""
+    xp = HOST          # where the stack's arrays live (arrayops.HOST, or the device namespace)
+    perm_x = None      # the reversal index where the arrays live (bidirectional)
+    own_params = True  # the layer's own parameters (else the caller's device arrays: device gradients)
 
     def __init__(self, tapes, perms, T, B, batch_first, backend, on_device=False, owner=None, version=0,
                  weight_masks=None, drop_masks=None, spec=None):
@@ -253,10 +257,11 @@ class RNN:
             for d in range(self.num_directions):
                 yield f"layer{layer}" + (".reverse" if d else ""), d_in
 
-    def block_params(self, prefix: str) -> dict:
+    def block_params(self, prefix: str, params=None) -> dict:
         """One direction of one layer's parameters by their short names (``W``, ``R``, ...); ``prefix``
-        as in :meth:`params` (``layer0``, ``layer1.reverse``)."""
-        return {n.split(".")[-1]: v for n, v in self.params.items() if n.rsplit(".", 1)[0] == prefix}
+        as in :meth:`params` (``layer0``, ``layer1.reverse``); from ``params`` (full names) when given."""
+        src = self.params if params is None else params
+        return {n.split(".")[-1]: v for n, v in src.items() if n.rsplit(".", 1)[0] == prefix}
 
     def param_shapes(self) -> dict:
         shapes = {}
@@ -378,16 +383,25 @@ class RNN:
             raise ValueError(f"recompute: expected None or a positive int segment length, got {recompute!r}")
         if recompute is not None and self.device != "cpu":
             raise ValueError("recompute: checkpointed BPTT runs on the CPU only (device='cpu')")
-        x, on_device = validate.to_host(self, x, "x")
-        if isinstance(state, (tuple, list)):
-            state = tuple(validate.to_host(self, v, "state")[0] for v in state)
+        return self._forward(x, state, lengths, recompute, rng, None)
+
+    __call__ = forward
+
+    def _forward(self, x, state, lengths, recompute, rng, params):
+        """:meth:`forward`; ``params``: None (the layer's own) or full-name device arrays to run with
+        (the torch bridge's CUDA tensors), which keep the whole stack on the device."""
+        xp, on_device = self._ops(x, params)
+        if not xp.resident:
+            x, on_device = validate.to_host(self, x, "x")
+            if isinstance(state, (tuple, list)):
+                state = tuple(validate.to_host(self, v, "state")[0] for v in state)
         if lengths is not None:
             lengths, _ = validate.to_host(self, lengths, "lengths")
-        x = validate.check_x(self, x)
-        T, B, _ = x.shape
+        x = validate.check_x(self, x, xp)
+        T, B, _ = tuple(x.shape)
         L = validate.check_lengths(self, lengths, T, B)
-        st = validate.check_state(self, state, B)
-        if T * B * self.hidden_size > _CHECK_MEMORY_ABOVE:  # small calls skip the estimate (streaming latency)
+        st = validate.check_state(self, state, B, xp=xp)
+        if T * B * self.hidden_size > _CHECK_MEMORY_ABOVE and not xp.resident:  # host memory; not at B = 1
             est = memory.layer_bytes(self.spec, self.input_size, self.hidden_size, T if recompute is None else
                                      min(T, int(recompute)), B, self.dtype.itemsize, self.num_layers,
                                      self.num_directions, zoneout_steps=T if any(self._zoneout) else 0,
@@ -396,10 +410,13 @@ class RNN:
             memory.check_fits(f"forward of x with T={T}, B={B}", est["total"], est,
                               advice="pass recompute=K (keeps the tape of K steps), or a smaller T or batch")
         perm = _reverse_index(L, T) if self.bidirectional else None
+        perm_x = xp.index(perm) if perm is not None else None
         backend = self.backend if recompute is None else backends.Recompute(int(recompute))
+        if xp.resident:
+            backend = backends.CUDA(self.backend.kernels, resident=True)
         if self.proj_size:
             backend = projection.Projected(backend, self.hidden_size, self.proj_size)
-        final = [np.empty_like(s) for s in st]
+        final = [xp.empty_like(s) for s in st]
         tapes = []
         inp = x
         k = 0
@@ -419,12 +436,12 @@ class RNN:
             outs, calls = [], []
             for d in range(self.num_directions):
                 prefix = f"layer{layer}" + (".reverse" if d else "")
-                p = self.block_params(prefix)
+                p = self.block_params(prefix, params)
                 if wdrop:
-                    p, m = regularise.drop_weights(self.spec, p, wdrop, rng, self.dtype)
+                    p, m = regularise.drop_weights(self.spec, p, wdrop, rng, self.dtype, xp.mul)
                     wmasks.append(m)
-                xin = inp if d == 0 else np.ascontiguousarray(inp[perm, np.arange(B)])
-                s0 = _block_state(st, k + d, self.proj_size)
+                xin = inp if d == 0 else xp.reverse(inp, perm_x)
+                s0 = [s[k + d] for s in st] if self.proj_size else xp.block_state(st, k + d)
                 zm = None if zprobs is None else regularise.zone_mask(rng, zprobs, T, B, self.hidden_size,
                                                                       self.training, self.dtype)
                 rm = regularise.input_masks(self.spec, rng, rdrop, B, self.hidden_size, self.dtype) \
@@ -435,26 +452,34 @@ class RNN:
             results = parallel.run_directions(backend, calls)  # directions at once on CPU threads
             for d, (Y, fin, tape) in enumerate(results):
                 if d == 1:
-                    Y = Y[perm, np.arange(B)]
+                    Y = xp.reverse(Y, perm_x)
                 outs.append(Y)
-                for i, f in enumerate(fin):
-                    final[i][k] = f
+                for i in range(len(fin)):
+                    xp.set_row(final[i], k, fin[i])
                 tapes.append(tape)
                 k += 1
-            inp = outs[0] if len(outs) == 1 else np.ascontiguousarray(np.concatenate(outs, axis=2))
+            inp = outs[0] if len(outs) == 1 else xp.concat(outs)
             if drop and layer + 1 < self.num_layers:
-                m = regularise.mask(rng, inp.shape, drop, self.dtype)
+                m = regularise.mask(rng, tuple(inp.shape), drop, self.dtype)
                 dmasks.append(m)
-                inp = inp * m
-        y = inp.transpose(1, 0, 2) if self.batch_first else inp
+                inp = xp.mul(inp, m)
+        y = xp.swap01(inp) if self.batch_first else inp
         ctx = Context(tapes, perm, T, B, self.batch_first, backend, on_device, self, self.params_version,
                       wmasks, dmasks, spec)
+        ctx.xp, ctx.perm_x, ctx.own_params = xp, perm_x, params is None
         if on_device:  # device arrays in, device arrays out
             from numba import cuda
             return cuda.to_device(np.ascontiguousarray(y)), tuple(cuda.to_device(f) for f in final), ctx
         return y, tuple(final), ctx
 
-    __call__ = forward
+    def _ops(self, x, params):
+        """Where this call's stack runs: ``(array namespace, staged)``. Device arrays on a CUDA layer
+        stay on the device (a projected layer stages them through the host: ``staged`` True)."""
+        if self.device == "cuda" and not self.proj_size and (params is not None or not isinstance(x, np.ndarray)):
+            from .cuda.ops import DEVICE, is_device_array
+            if params is not None or is_device_array(x):
+                return DEVICE, False
+        return HOST, False
 
     def stream(self, batch: int = 1, state=None):
         """A :class:`lstmlab.stream.Stream`: this layer run one step per call, its state kept.
@@ -493,32 +518,39 @@ class RNN:
             raise RuntimeError("ctx: this forward's context was already used by a backward and its buffers "
                                "were recycled; run forward again, or pass retain=True to the first backward")
         T, B, H = ctx.T, ctx.B, self.output_size
-        if dy is not None:
-            dy, _ = validate.to_host(self, dy, "dy")
-        if dstate is not None and isinstance(dstate, (tuple, list)):
-            dstate = tuple(validate.to_host(self, v, "dstate")[0] for v in dstate)
+        xp = ctx.xp
+        if xp.resident:
+            from .cuda.ops import as_device
+            if dy is not None:
+                dy = as_device(dy)
+        else:
+            if dy is not None:
+                dy, _ = validate.to_host(self, dy, "dy")
+            if dstate is not None and isinstance(dstate, (tuple, list)):
+                dstate = tuple(validate.to_host(self, v, "dstate")[0] for v in dstate)
         shape_y = (B, T, H * self.num_directions) if ctx.batch_first else (T, B, H * self.num_directions)
         if dy is None:
-            dy = np.zeros(shape_y, self.dtype)
-        if not isinstance(dy, np.ndarray) or dy.shape != shape_y or dy.dtype != self.dtype:
-            raise ValueError(f"dy: expected a {self.dtype} array of shape {shape_y}, got "
+            dy = xp.zeros(shape_y, self.dtype)
+        if not xp.is_array(dy) or tuple(dy.shape) != shape_y or dy.dtype != self.dtype:
+            where = "device " if xp.resident else ""
+            raise ValueError(f"dy: expected a {self.dtype} {where}array of shape {shape_y}, got "
                              f"{getattr(dy, 'dtype', '?')} {getattr(dy, 'shape', type(dy).__name__)}")
-        if not np.isfinite(dy).all():  # as x, state and dstate: a NaN would only come back as NaN gradients
+        if not xp.all_finite(dy):  # as x, state and dstate: a NaN would only come back as NaN gradients
             raise ValueError("dy: contains NaN or Inf")
-        ds = validate.check_state(self, dstate, B, name="dstate")
+        ds = validate.check_state(self, dstate, B, name="dstate", xp=xp)
         if ctx.batch_first:
-            dy = dy.transpose(1, 0, 2)
-        dy = np.ascontiguousarray(dy)
-        perm, arange = ctx.perms, np.arange(B)
-        grads, dstate0 = {}, [np.empty_like(s) for s in ds]
+            dy = xp.swap01(dy)
+        dy = xp.contiguous(dy)
+        perm = ctx.perm_x
+        grads, dstate0 = {}, [xp.empty_like(s) for s in ds]
         for layer in reversed(range(self.num_layers)):
             dx_total, calls = None, []
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
-                dyd = np.ascontiguousarray(dy[:, :, d * H:(d + 1) * H])
+                dyd = xp.take_last(dy, d * H, H) if self.num_directions > 1 else dy
                 if d == 1:
-                    dyd = np.ascontiguousarray(dyd[perm, arange])
-                dsk = _block_state(ds, k, self.proj_size)
+                    dyd = xp.reverse(dyd, perm)
+                dsk = [s[k] for s in ds] if self.proj_size else xp.block_state(ds, k)
                 calls.append(lambda k=k, dyd=dyd, dsk=dsk: ctx.backend.backward(ctx.spec, ctx.tapes[k], dyd, dsk))
             results = parallel.run_directions(ctx.backend, calls)
             for d, (g, dx, d0) in enumerate(results):
@@ -526,35 +558,26 @@ class RNN:
                 prefix = f"layer{layer}" + (".reverse" if d else "")
                 tape = ctx.tapes[k]
                 if ctx.weight_masks is not None:
-                    regularise.weight_grads(g, ctx.weight_masks[k])
+                    regularise.weight_grads(g, ctx.weight_masks[k], xp.mul)
                 if not retain:
                     ctx.backend.release(tape)
                 if d == 1:
-                    dx = dx[perm, arange]
-                dx_total = dx if dx_total is None else dx_total + dx
-                for i, v in enumerate(d0):
-                    dstate0[i][k] = v
+                    dx = xp.reverse(dx, perm)
+                dx_total = dx if dx_total is None else xp.add(dx_total, dx)
+                for i in range(len(d0)):
+                    xp.set_row(dstate0[i], k, d0[i])
                 grads.update({f"{prefix}.{n}": v for n, v in g.items()})
             if ctx.drop_masks is not None and layer > 0:  # this layer's input was the dropped output below
-                dx_total = dx_total * ctx.drop_masks[layer - 1]
-            dy = np.ascontiguousarray(dx_total)
-        dx = dy.transpose(1, 0, 2) if ctx.batch_first else dy
+                dx_total = xp.mul(dx_total, ctx.drop_masks[layer - 1])
+            dy = xp.contiguous(dx_total)
+        dx = xp.swap01(dy) if ctx.batch_first else dy
         ctx.released = not retain
+        if xp.resident and ctx.own_params:  # the layer's own (host) parameters get host gradients
+            grads = {k: xp.to_host(v) for k, v in grads.items()}
         if ctx.on_device:
             from numba import cuda
             return grads, cuda.to_device(np.ascontiguousarray(dx)), tuple(cuda.to_device(d) for d in dstate0)
         return grads, dx, tuple(dstate0)
-
-
-def _block_state(st, k: int, projected: bool):
-    """Block k's initial state (or its gradient) from the per-state arrays (L * dirs, B, size): one
-    (nstate, B, H) array, or with a projection a list (the output state's size differs)."""
-    if projected:
-        return [s[k] for s in st]
-    out = np.empty((len(st),) + st[0].shape[1:], st[0].dtype)  # np.stack costs ~8 us at B = 1
-    for i, s in enumerate(st):
-        out[i] = s[k]
-    return out
 
 
 def _reverse_index(L, T):

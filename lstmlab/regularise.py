@@ -98,19 +98,20 @@ def input_masks(spec, rng, p: float, B: int, H: int, dtype) -> list:
     return [mask(rng, (B, len(pr.source) * H), p, dtype) for pr in spec.products]
 
 
-def drop_weights(spec, params: dict, p: float, rng, dtype) -> tuple[dict, dict]:
-    """One direction's parameters with each recurrent matrix masked: ``(params', {name: mask})``."""
-    masks = {pr.name: mask(rng, params[pr.name].shape, p, dtype) for pr in spec.products}
+def drop_weights(spec, params: dict, p: float, rng, dtype, mul=np.multiply) -> tuple[dict, dict]:
+    """One direction's parameters with each recurrent matrix masked: ``(params', {name: mask})``.
+    ``mul(a, m)``: the product where the parameters live (NumPy's; a device one for a stack on the GPU)."""
+    masks = {pr.name: mask(rng, tuple(params[pr.name].shape), p, dtype) for pr in spec.products}
     out = dict(params)
     for name, m in masks.items():
-        out[name] = params[name] * m
+        out[name] = mul(params[name], m)
     return out, masks
 
 
-def weight_grads(grads: dict, masks: dict) -> None:
-    """The gradient of each dropped matrix, in place: ``dR = mask * dR~``."""
+def weight_grads(grads: dict, masks: dict, mul=np.multiply) -> None:
+    """The gradient of each dropped matrix: ``dR = mask * dR~`` (``mul`` as in :func:`drop_weights`)."""
     for name, m in masks.items():
-        grads[name] *= m
+        grads[name] = mul(grads[name], m)
 
 
 def check_zoneout(spec, zoneout) -> tuple:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrayops import HOST
+from .hostside import c_contiguous
+
 
 def to_host(layer, arr, name):
     """A NumPy copy of a CUDA device array (the CUDA layer stages through the host)."""
@@ -23,20 +26,24 @@ def to_host(layer, arr, name):
     from numba import cuda  # CuPy, PyTorch and other __cuda_array_interface__ arrays
     return cuda.as_cuda_array(arr).copy_to_host(), True
 
-def check_x(layer, x):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"x: expected a numpy array, got {type(x).__name__}")
+def check_x(layer, x, xp=HOST):
+    """``x`` checked (shape, dtype, finite) and made time-major and C-contiguous; ``xp``: where it lives
+    (:data:`lstmlab.arrayops.HOST`, or the device namespace of a stack kept on the GPU)."""
+    if not xp.is_array(x):
+        raise TypeError(f"x: expected {xp.kind}, got {type(x).__name__}")
     order = "(B, T, input_size)" if layer.batch_first else "(T, B, input_size)"
-    if x.ndim != 3 or x.shape[2] != layer.input_size or 0 in x.shape:
+    if x.ndim != 3 or x.shape[2] != layer.input_size or 0 in tuple(x.shape):
         raise ValueError(f"x: expected shape {order} with input_size={layer.input_size} and T, B >= 1, "
-                         f"got {x.shape}")
+                         f"got {tuple(x.shape)}")
     if x.dtype != layer.dtype:
         raise TypeError(f"x: expected dtype {layer.dtype} (the layer's dtype), got {x.dtype}")
-    if not np.isfinite(x).all():
+    if xp.resident and not c_contiguous(x):
+        raise ValueError("x: expected a C-contiguous device array (call .contiguous() on a tensor first)")
+    if not xp.all_finite(x):
         raise ValueError("x: contains NaN or Inf")
     if layer.batch_first:
-        x = x.transpose(1, 0, 2)
-    return np.ascontiguousarray(x)
+        x = xp.swap01(x)
+    return xp.contiguous(x)
 
 def check_lengths(layer, lengths, T, B):
     if lengths is None:
@@ -50,26 +57,35 @@ def check_lengths(layer, lengths, T, B):
         raise ValueError(f"lengths: expected values in [1, T={T}], got min {arr.min()}, max {arr.max()}")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
-def check_state(layer, state, B, name="state") -> list:
+def check_state(layer, state, B, name="state", xp=HOST) -> list:
     """``state`` (None: zeros, or a tuple of one array per state variable) checked: a list of
-    (layers * directions, B, size) arrays, ``size`` from ``layer.state_sizes`` (hidden_size but with a projection)."""
+    (layers * directions, B, size) arrays, ``size`` from ``layer.state_sizes`` (hidden_size but with a projection).
+    ``xp``: as :func:`check_x` (a stack on the GPU takes device arrays, or NumPy ones, which it copies over)."""
     n = layer.num_layers * layer.num_directions
     nst = len(layer.spec.state)
     sizes = getattr(layer, "state_sizes", (layer.hidden_size,) * nst)
     if state is None:
-        return [np.zeros((n, B, H), layer.dtype) for H in sizes]
+        return [xp.zeros((n, B, H), layer.dtype) for H in sizes]
     if not isinstance(state, (tuple, list)) or len(state) != nst:
         raise ValueError(f"{name}: expected a tuple of {nst} arrays {layer.spec.state}, got "
                          f"{type(state).__name__} of length {len(state) if hasattr(state, '__len__') else '?'}")
+    out = []
     for s, v, H in zip(layer.spec.state, state, sizes):
-        if not isinstance(v, np.ndarray) or v.shape != (n, B, H):
-            raise ValueError(f"{name} {s!r}: expected an array of shape {(n, B, H)}, got "
+        if xp.resident and isinstance(v, np.ndarray):
+            from .cuda.ops import as_device
+            v = as_device(v)
+        if not xp.is_array(v) or tuple(v.shape) != (n, B, H):
+            raise ValueError(f"{name} {s!r}: expected {'a device array' if xp.resident else 'an array'} of shape "
+                             f"{(n, B, H)}, got "
                              f"{getattr(v, 'shape', type(v).__name__)}")
         if v.dtype != layer.dtype:
             raise TypeError(f"{name} {s!r}: expected dtype {layer.dtype}, got {v.dtype}")
-        if not np.isfinite(v).all():
+        if xp.resident and not c_contiguous(v):
+            raise ValueError(f"{name} {s!r}: expected a C-contiguous device array")
+        if not xp.all_finite(v):
             raise ValueError(f"{name} {s!r}: contains NaN or Inf")
-    return list(state)
+        out.append(v)
+    return out
 
 
 def check_params(layer, params) -> dict:

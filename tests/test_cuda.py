@@ -133,6 +133,99 @@ def test_device_arrays_in_and_out_and_clear_errors():
     assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
 
 
+def test_device_arrays_stay_on_the_device_through_the_whole_stack():
+    """Device arrays in (x, state, parameters: what the torch bridge hands over from CUDA tensors): every
+    output and gradient comes back as a device array equal to the CPU's, and nothing but the 4-byte
+    finiteness flags is copied to the host - no activation, weight or gradient makes a round trip.
+    lstm, gru and a user's variant; two layers, both directions, batch_first, lengths and every option."""
+    code = _user_variant("user_dev") + textwrap.dedent('''
+        import numpy as np
+        from numba import cuda
+        import lstmlab
+        Dev = type(cuda.to_device(np.zeros(1)))
+        plain = Dev.copy_to_host
+        copied = []
+        def counting(self, *a, **k):
+            copied.append(tuple(self.shape))
+            return plain(self, *a, **k)
+        for name in ("lstm", "gru", "user_dev"):
+            for kw in ({}, dict(bidirectional=True, num_layers=2, batch_first=True),
+                       dict(num_layers=2, dropout=0.3, weight_drop=0.3, zoneout=0.2, recurrent_dropout=0.2)):
+                cpu = lstmlab.RNN(name, 3, 4, dtype=np.float64, seed=1, **kw)
+                gpu = lstmlab.RNN(name, 3, 4, dtype=np.float64, seed=1, device="cuda", **kw)
+                rng = np.random.default_rng(0)
+                n = cpu.num_layers * cpu.num_directions
+                x = rng.standard_normal((3, 4, 3) if kw.get("batch_first") else (4, 3, 3))
+                L = np.array([4, 2, 1])
+                s0 = tuple(rng.standard_normal((n, 3, 4)) for _ in cpu.state_names)
+                yc, fc, cc = cpu.forward(x, s0, L, rng=np.random.default_rng(3))
+                dy = rng.standard_normal(yc.shape)
+                ds = tuple(rng.standard_normal(f.shape) for f in fc)
+                gc, dxc, dc = cpu.backward(cc, dy, ds)
+                params = {k: cuda.to_device(v) for k, v in cpu.params.items()}
+                xd, s0d = cuda.to_device(x), tuple(cuda.to_device(s) for s in s0)
+                dyd, dsd = cuda.to_device(dy), tuple(cuda.to_device(d) for d in ds)
+                copied.clear()
+                Dev.copy_to_host = counting
+                try:
+                    yg, fg, cg = gpu._forward(xd, s0d, L, None, np.random.default_rng(3), params)
+                    gg, dxg, dg = gpu.backward(cg, dyd, dsd)
+                finally:
+                    Dev.copy_to_host = plain
+                assert copied and set(copied) == {(1,)}, (name, kw, copied)
+                outs = [yg, dxg, *fg, *dg, *gg.values()]
+                assert all(isinstance(o, Dev) for o in outs), (name, kw)
+                e = max([np.abs(yc - yg.copy_to_host()).max(), np.abs(dxc - dxg.copy_to_host()).max()]
+                        + [np.abs(a - b.copy_to_host()).max() for a, b in zip(fc + dc, fg + dg)]
+                        + [np.abs(gc[k] - gg[k].copy_to_host()).max() for k in gc])
+                assert e < 1e-12, (name, kw, e)
+        bad = cuda.to_device(np.full((2, 1, 3), np.nan))
+        try:
+            gpu._forward(bad, None, None, None, None, params)
+        except ValueError as exc:
+            assert "x: contains NaN or Inf" in str(exc), exc
+        else:
+            raise AssertionError("NaN accepted")
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
+@pytest.mark.skipif(os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1", reason="needs a GPU and a CUDA build of torch")
+def test_torch_module_on_cuda_tensors_matches_the_cpu():
+    """A torch module moved to the GPU: CUDA tensors in, CUDA tensors out, gradients on the parameters' device,
+    equal to the same module on the CPU."""
+    code = textwrap.dedent('''
+        import torch
+        import lstmlab.torch as lt
+        for name in ("lstm", "gru"):
+            torch.manual_seed(0)
+            cpu = lt.Recurrent(name, 3, 5, num_layers=2, bidirectional=True, dtype=torch.float64)
+            gpu = lt.Recurrent(name, 3, 5, num_layers=2, bidirectional=True, dtype=torch.float64).cuda()
+            gpu.load_state_dict(cpu.state_dict())
+            x = torch.randn(6, 4, 3, dtype=torch.float64)
+            xg = x.cuda().requires_grad_()
+            yc, _ = cpu(x.requires_grad_())
+            yg, _ = gpu(xg)
+            assert yg.is_cuda and torch.allclose(yc, yg.cpu(), atol=1e-10)
+            yc.pow(2).sum().backward()
+            yg.pow(2).sum().backward()
+            assert xg.grad.is_cuda and torch.allclose(x.grad, xg.grad.cpu(), atol=1e-10)
+            for (n, a), b in zip(cpu.named_parameters(), gpu.parameters()):
+                assert b.grad.is_cuda and torch.allclose(a.grad, b.grad.cpu(), atol=1e-10), n
+        try:
+            gpu(torch.randn(6, 4, 3, dtype=torch.float64))
+        except RuntimeError as exc:
+            assert "input: on cpu" in str(exc), exc
+        else:
+            raise AssertionError("a CPU input reached a CUDA module")
+        print("ok")
+    ''')
+    rc = _run(code)
+    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+
+
 def test_regularisation_options_on_cuda_match_the_cpu():
     """Dropout and weight drop act around the kernels, recurrent dropout and zoneout inside them: the same masks
     give the same results on CUDA, step and persistent kernels, for lstm, gru and a user's (derived-backward)

@@ -225,7 +225,7 @@ def test_zoneout_follows_train_eval_and_torch_seed():
 
 
 def test_unsupported_options_say_so():
-    with pytest.raises(NotImplementedError, match="runs on the CPU for now"):
+    with pytest.raises(NotImplementedError, match="runs on the CPU and on CUDA GPUs, got meta"):
         lt.Recurrent("lstm", 2, 3, device="meta")
     with pytest.raises(lstmlab.UnknownVariantError, match="lstm"):
         lt.Recurrent("lstn", 2, 3)

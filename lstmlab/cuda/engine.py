@@ -1,7 +1,7 @@
 """Forward and exact BPTT of one direction of one layer on a CUDA device.
 
-Same interface and buffer layout as :mod:`lstmlab.engine` (NumPy in, NumPy
-out; the tape stays on the device), same maths: the variant's pointwise
+Same interface and buffer layout as :mod:`lstmlab.engine` (NumPy or device
+arrays in, NumPy or device arrays out; the tape stays on the device), same maths: the variant's pointwise
 functions are compiled as numba.cuda device functions into the kernels of
 :mod:`lstmlab.cuda.codegen`. The input projection of the whole sequence is
 one matrix product; each step launches one product per recurrent product
@@ -20,7 +20,7 @@ import numpy as np
 from .. import config, emit, hostside, kernel_files
 from ..binding import bind_function
 from ..variant import VariantError
-from . import codegen, kernels, require
+from . import codegen, kernels, ops, require
 
 _COMPILED: dict = {}
 _LOCK = threading.Lock()
@@ -149,11 +149,36 @@ def _call(spec, fn, *args):
         raise
 
 
-def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None, recurrent_masks=None,
-            step_masks=None):
-    """Like :func:`lstmlab.engine.forward`, run on the GPU: NumPy in, NumPy out, device tape.
+def _unit_matrix(spec, params, H, dt, cuda):
+    """``U (n_unit_params, H)`` on the device (one placeholder row when there are none)."""
+    if not spec.unit_params:
+        U = cuda.device_array((1, H), dt)  # no zero-size device array
+        kernels.fill(cuda, U)
+        return U
+    if not any(ops.is_device_array(params[u]) for u in spec.unit_params):
+        return cuda.to_device(hostside.unit_matrix(spec, params, H, dt))
+    U = cuda.device_array((len(spec.unit_params), H), dt)
+    for k, u in enumerate(spec.unit_params):
+        U[k].copy_to_device(ops.as_device(params[u]))
+    return U
 
-    ``zoneout``, ``recurrent_masks``, ``step_masks``: None or host masks, as the CPU engine's.
+
+def _zeros(cuda, shape, dt):
+    a = cuda.device_array(shape, dt)
+    kernels.fill(cuda, a)
+    return a
+
+
+def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None, recurrent_masks=None,
+            step_masks=None, device_out=False):
+    """Like :func:`lstmlab.engine.forward`, run on the GPU, the tape on the device.
+
+    ``x``, ``state0`` and the ``params`` are NumPy arrays (copied to the
+    device) or device arrays (numba.cuda's, or anything with
+    ``__cuda_array_interface__``: used where they are, never copied to the
+    host). ``device_out``: return ``Y`` and the final state as device arrays;
+    else NumPy. ``zoneout``, ``recurrent_masks``, ``step_masks``: None or host
+    masks, as the CPU engine's (uploaded).
 
     ``kernels_mode``: "step" (one launch per product and stage per step) or
     "persistent" (the whole sequence in one cooperative launch, weights in
@@ -171,30 +196,30 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
     K = compiled(spec)
     G_ = len(spec.inputs)
     n = B * H
-    xd = cuda.to_device(np.ascontiguousarray(x))
-    W = cuda.to_device(params["W"])
+    xd = ops.as_device(x)
+    W = ops.as_device(params["W"])
     XP = cuda.device_array((T, B, G_ * H), dt)
     kernels.matmul(cuda, xd.reshape(T * B, D), W, XP.reshape(T * B, G_ * H), trans_b=True)
-    kernels.add_bias(cuda, XP.reshape(T * B, G_ * H), cuda.to_device(hostside.input_bias(spec, params, dt)))
+    kernels.add_bias(cuda, XP.reshape(T * B, G_ * H), ops.as_device(hostside.input_bias(spec, params, dt)))
     Rs, rbs, Ps, As = [], [], [], []
     for p in spec.products:
         R = params[p.name]
-        Rs.append(cuda.to_device(R))
-        rbs.append(cuda.to_device(hostside.product_bias(p, params, dt)))
-        Ps.append(cuda.to_device(np.zeros((T, B, len(p.source) * H), dt)))
+        Rs.append(ops.as_device(R))
+        rbs.append(ops.as_device(hostside.product_bias(p, params, dt)))
+        Ps.append(_zeros(cuda, (T, B, len(p.source) * H), dt))
         As.append(cuda.device_array((B, R.shape[0]), dt))
-    U = hostside.unit_matrix(spec, params, H, dt)
-    U = cuda.to_device(U if U.shape[0] else np.zeros((1, H), dt))  # no zero-size device array
-    z0 = np.zeros((T + 1, B, nst * H), dt)
-    z0[0] = hostside.pack_state(state0)
-    Z = cuda.to_device(z0)  # one copy; the steps overwrite Z[1:]
+    U = _unit_matrix(spec, params, H, dt, cuda)
+    Z = cuda.device_array((T + 1, B, nst * H), dt)  # the steps write Z[1:]
+    s0 = ops.as_device(state0)
+    for k in range(nst):
+        ops.put_cols(Z[0], s0[k], k * H)
     if zoneout is not None:
         zone = (cuda.to_device(zoneout), cuda.device_array((T, B, nst * H), dt), 1)
     else:  # the new states are Z[1:]; the mask is never read
-        zone = (cuda.to_device(np.zeros((1, 1, 1), dt)), Z[1:], 0)
+        zone = (_zeros(cuda, (1, 1, 1), dt), Z[1:], 0)
     rdo = int(recurrent_masks is not None)
-    S = cuda.to_device(np.zeros((T, B, max(1, len(spec.saved)) * H), dt))
-    Y = cuda.to_device(np.zeros((T, B, H), dt))
+    S = _zeros(cuda, (T, B, max(1, len(spec.saved)) * H), dt)
+    Y = _zeros(cuda, (T, B, H), dt)
     L = cuda.to_device(np.ascontiguousarray(lengths, dtype=np.int64))
     lay = emit.layout(spec)
     plan = _persistent_plan(spec, dt, B, H) if kernels_mode == "persistent" else None
@@ -221,14 +246,23 @@ def forward(spec, params, x, state0, lengths, kernels_mode="step", zoneout=None,
                 _launch(K[f"fsum{st.index}"], B, t, S, L, H)
         if zone[2]:
             _launch(K["zone_f"], n, t, Z, zone[0], zone[1], Y, L, H, *Ps)
-    y = Y.copy_to_host()
-    final = hostside.unpack_state(Z[T].copy_to_host(), nst, H)
-    return y, final, CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H),
-                              zone, PM if rdo else None, SM)
+    final = cuda.device_array((nst, B, H), dt)
+    for k in range(nst):
+        final[k].copy_to_device(ops.take_cols(Z[T], k * H, H))
+    tape = CudaTape(xd, params, L, XP, Z, S, Ps, Rs, U, dt, plan, hostside.tape_signature(spec, x, H),
+                    zone, PM if rdo else None, SM)
+    if device_out:
+        return Y, final, tape
+    return Y.copy_to_host(), final.copy_to_host(), tape
 
 
-def backward(spec, tape: CudaTape, dY, dstate):
-    """Like :func:`lstmlab.engine.backward`, on the GPU; returns NumPy arrays."""
+def backward(spec, tape: CudaTape, dY, dstate, device_out=False):
+    """Like :func:`lstmlab.engine.backward`, on the GPU.
+
+    ``dY``, ``dstate``: NumPy or device arrays. ``device_out``: the
+    gradients, dx and dstate0 as device arrays (nothing copied to the host);
+    else NumPy arrays.
+    """
     hostside.check_backward(spec, tape, dY, dstate)
     cuda = require()
     zone = tape.zone
@@ -241,13 +275,13 @@ def backward(spec, tape: CudaTape, dY, dstate):
     G_ = len(spec.inputs)
     n = B * H
     lay = emit.layout(spec)
-    dXP = cuda.to_device(np.zeros((T, B, G_ * H), dt))
-    dAs = [cuda.to_device(np.zeros((T, B, R.shape[0]), dt)) for R in tape.R]
+    dXP = _zeros(cuda, (T, B, G_ * H), dt)
+    dAs = [_zeros(cuda, (T, B, R.shape[0]), dt) for R in tape.R]
     Qs = [cuda.device_array((B, R.shape[1]), dt) for R in tape.R]
-    G = cuda.to_device(np.zeros((lay.n_grad_rows, B, H), dt))
-    Gn = cuda.to_device(np.ascontiguousarray(dstate, dtype=dt))
-    dU = cuda.to_device(np.zeros(tape.U.shape, dt))
-    dYd = cuda.to_device(np.ascontiguousarray(dY, dtype=dt))
+    G = _zeros(cuda, (lay.n_grad_rows, B, H), dt)
+    Gn = ops.copy(dstate) if ops.is_device_array(dstate) else cuda.to_device(np.ascontiguousarray(dstate, dtype=dt))
+    dU = _zeros(cuda, tape.U.shape, dt)
+    dYd = ops.as_device(dY)
     L = tape.lengths
     T_loop = T
     if tape.plan is not None:
@@ -276,25 +310,29 @@ def backward(spec, tape: CudaTape, dY, dstate):
         _launch(K["carry_g"], n, t, Gn, G, L, H)
     TB = T * B
     ones = cuda.to_device(np.ones((1, TB), dt))
+    out = (lambda a: a) if device_out else (lambda a: a.copy_to_host())
 
-    def at_b(a, b):  # a.T @ b on the device, back to the host
-        out = cuda.device_array((a.shape[1], b.shape[1]), dt)
-        kernels.matmul(cuda, a, b, out, trans_a=True)
-        return out.copy_to_host()
+    def at_b(a, b):  # a.T @ b on the device
+        res = cuda.device_array((a.shape[1], b.shape[1]), dt)
+        kernels.matmul(cuda, a, b, res, trans_a=True)
+        return out(res)
 
     def colsum(a):
-        out = cuda.device_array((1, a.shape[1]), dt)
-        kernels.matmul(cuda, ones, a, out)
-        return out.copy_to_host()[0]
+        res = cuda.device_array((a.shape[1],), dt)
+        kernels.matmul(cuda, ones, a, res.reshape(1, a.shape[1]))
+        return out(res)
 
     dXP2 = dXP.reshape(TB, G_ * H)
     grads = {}
     hostside.add_weight_grads(spec, grads, dXP2, tape.x.reshape(TB, D),
                               [dA.reshape(TB, R.shape[0]) for dA, R in zip(dAs, tape.R)],
                               [Pp.reshape(TB, R.shape[1]) for Pp, R in zip(tape.P, tape.R)], at_b, colsum)
-    hostside.set_unit_grads(spec, grads, dU.copy_to_host())
     dx = cuda.device_array((TB, D), dt)
-    kernels.matmul(cuda, dXP2, cuda.to_device(tape.params["W"]), dx)
+    kernels.matmul(cuda, dXP2, ops.as_device(tape.params["W"]), dx)
+    if device_out:  # dU is this call's own buffer: its rows are the per-unit gradients
+        grads.update({u: dU[k] for k, u in enumerate(spec.unit_params)})
+        return grads, dx.reshape(T, B, D), Gn
+    hostside.set_unit_grads(spec, grads, dU.copy_to_host())
     return grads, dx.copy_to_host().reshape(T, B, D), Gn.copy_to_host()
 
 

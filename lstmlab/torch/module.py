@@ -14,6 +14,7 @@ from ..layer import RNN
 from ..registry import get_spec
 
 _NUMPY = {torch.float32: np.float32, torch.float64: np.float64}
+_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 _CLASSES: dict = {}
 
 
@@ -48,28 +49,51 @@ class _Apply(torch.autograd.Function):
     @staticmethod
     def forward(ctx, module, layer, lengths, rng, n_state, x, *tensors):
         states, params = tensors[:n_state], tensors[n_state:]
-        module._bind(layer, params)
-        st = tuple(s.detach().numpy() for s in states) if n_state else None
-        y, final, lctx = layer.forward(x.detach().numpy(), st, lengths, rng=rng)
+        ctx.device = x.device
+        if x.is_cuda:  # numba.cuda views of the tensors' memory: the stack stays on the GPU
+            dev = {n: _as_device(t) for n, t in zip(module._names, params)}
+            st = tuple(_as_device(s) for s in states) if n_state else None
+            y, final, lctx = layer._forward(_as_device(x), st, lengths, None, rng, dev)
+        else:
+            module._bind(layer, params)
+            st = tuple(s.detach().numpy() for s in states) if n_state else None
+            y, final, lctx = layer.forward(x.detach().numpy(), st, lengths, rng=rng)
         ctx.tape = _Tape(layer, lctx)
         ctx.n_state = n_state
+        ctx.names = module._names
         ctx.save_for_backward(x, *tensors)  # torch's version counters catch an in-place change before backward
-        return (torch.from_numpy(y), *(torch.from_numpy(f) for f in final))
+        return (_tensor(y, x.device), *(_tensor(f, x.device) for f in final))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, *dfinal):
         ctx.saved_tensors  # noqa: B018 - raises if an input was modified in place since the forward
         layer, lctx = ctx.tape.layer, ctx.tape.ctx
-        dyn = dy.detach().contiguous().numpy() if dy is not None else None
-        ds = tuple(np.zeros((layer.num_layers * layer.num_directions, lctx.B, size), layer.dtype)
-                   if d is None else d.detach().contiguous().numpy() for d, size in zip(dfinal, layer.state_sizes))
+        arr = _as_device if ctx.device.type == "cuda" else (lambda t: t.detach().contiguous().numpy())
+        dyn = arr(dy) if dy is not None else None
+        ds = tuple(arr(torch.zeros((layer.num_layers * layer.num_directions, lctx.B, size),
+                                   dtype=_TORCH[layer.dtype], device=ctx.device))
+                   if d is None else arr(d) for d, size in zip(dfinal, layer.state_sizes))
         # retain: autograd may call this again on the same graph (retain_graph, gradcheck); the
         # buffers go back when the graph is freed (see _Tape)
         grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=True)
-        dparams = [torch.from_numpy(grads[n]) for n in layer.params.keys()]
-        dstates = [torch.from_numpy(d) for d in d0] if ctx.n_state else []
-        return (None, None, None, None, None, torch.from_numpy(dx), *dstates, *dparams)
+        dparams = [_tensor(grads[n], ctx.device) for n in ctx.names]
+        dstates = [_tensor(d, ctx.device) for d in d0] if ctx.n_state else []
+        return (None, None, None, None, None, _tensor(dx, ctx.device), *dstates, *dparams)
+
+
+def _as_device(t):
+    """A CUDA tensor's memory as a numba.cuda device array (``__cuda_array_interface__``; no copy)."""
+    from numba import cuda
+    return cuda.as_cuda_array(t.detach().contiguous())
+
+
+def _tensor(a, device):
+    """A NumPy array (shared, no copy) or a numba.cuda device array (``__cuda_array_interface__``, no copy)
+    as a torch tensor on ``device``."""
+    if isinstance(a, np.ndarray):
+        return torch.from_numpy(a)
+    return torch.as_tensor(a, device=device)
 
 
 class Recurrent(nn.Module):
@@ -114,7 +138,14 @@ class Recurrent(nn.Module):
     ``zoneout=p`` (or ``{state: p}``) zones out the state inside the kernels.
     Their masks come from torch's random generator, so ``torch.manual_seed``
     decides them; ``.eval()`` gives the deterministic cell (zoneout's
-    expectation). CUDA tensors are refused for now.
+    expectation).
+
+    CUDA: a module moved to the GPU (``device="cuda"`` or ``.to("cuda")``) runs
+    lstmlab's numba.cuda kernels on the tensors where they are: inputs,
+    states and parameters are handed over through
+    ``__cuda_array_interface__`` and outputs and gradients come back as CUDA
+    tensors, with no copy through the host (it needs ``lstmlab[cuda]``; a
+    projection, ``proj_size``, runs on the CPU only for now).
     """
 
     def __init__(self, variant, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -126,7 +157,8 @@ class Recurrent(nn.Module):
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if dtype not in _NUMPY:
             raise TypeError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
-        self._check_device(torch.device(device) if device is not None else torch.device("cpu"), "device")
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        self._check_device(device, "device")
         self.spec = get_spec(variant)
         self.variant = self.spec.name
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -141,28 +173,30 @@ class Recurrent(nn.Module):
         self._layers = {proto.dtype: proto}
         self._names = list(proto.params.keys())
         for name in self._names:
-            value = torch.from_numpy(proto.params[name].copy())
+            value = torch.from_numpy(proto.params[name].copy()).to(device)
             if not bias and _is_bias(name.rsplit(".", 1)[1]):
                 self.register_buffer(_torch_name(name), torch.zeros_like(value))
             else:
                 self.register_parameter(_torch_name(name), nn.Parameter(value))
         self._bound = {}
 
-    @staticmethod
-    def _check_device(dev, what):
-        if dev.type != "cpu":
-            raise NotImplementedError(f"{what}: lstmlab.torch runs on the CPU for now (got {dev}); lstmlab's CUDA "
-                                      f"kernels are reached through lstmlab.RNN(device='cuda')")
+    def _check_device(self, dev, what):
+        if dev.type not in ("cpu", "cuda"):
+            raise NotImplementedError(f"{what}: lstmlab.torch runs on the CPU and on CUDA GPUs, got {dev}")
+        if dev.type == "cuda" and getattr(self, "proj_size", 0):
+            raise NotImplementedError(f"{what}: a projected module (proj_size={self.proj_size}) runs on the CPU "
+                                      f"only for now, got {dev}")
 
-    # -- lstmlab layers per dtype ------------------------------------------------
-    def _layer(self, np_dtype):
+    # -- lstmlab layers per dtype and device --------------------------------------------
+    def _layer(self, np_dtype, device="cpu"):
         dt = np.dtype(np_dtype)
-        if dt not in self._layers:
+        key = dt if device == "cpu" else (dt, device)
+        if key not in self._layers:
             with warnings.catch_warnings():  # the first layer made already warned about these options
                 warnings.simplefilter("ignore", UserWarning)
-                self._layers[dt] = RNN(self.variant, self.input_size, self.hidden_size, dtype=dt, seed=0,
-                                       **self._options)
-        return self._layers[dt]
+                self._layers[key] = RNN(self.variant, self.input_size, self.hidden_size, dtype=dt, seed=0,
+                                        device=device, **self._options)
+        return self._layers[key]
 
     def _tensors(self):
         return [getattr(self, _torch_name(n)) for n in self._names]
@@ -192,20 +226,23 @@ class Recurrent(nn.Module):
             x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first else input)
         params = self._tensors()
         self._check_device(x.device, "input")
+        if x.device != params[0].device:
+            raise RuntimeError(f"input: on {x.device}, but the module's parameters are on {params[0].device}; "
+                               f"move one of them with .to()")
         if x.dtype != params[0].dtype:
             raise TypeError(f"input: expected dtype {params[0].dtype} (the module's; .to() converts either), got "
                             f"{x.dtype}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                              f"{x.shape[-1]}")
-        layer = self._layer(_NUMPY[x.dtype])
+        layer = self._layer(_NUMPY[x.dtype], x.device.type)
         layer.train(self.training)
         if layer.dropout != self.dropout:  # as nn.LSTM, the attribute is read at each call (checked by the layer)
             layer.dropout = self.dropout
         rng = None
         if layer.draws_masks:  # masks from torch's generator (manual_seed)
             rng = np.random.default_rng(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
-        states = self._states(state, x.shape[1], x.dtype, unbatched)
+        states = self._states(state, x.shape[1], x.dtype, unbatched, x.device)
         x = x.contiguous()
         out = _Apply.apply(self, layer, lengths, rng, len(states), x, *[s.contiguous() for s in states], *params)
         y, final = out[0], out[1:]
@@ -223,7 +260,7 @@ class Recurrent(nn.Module):
             y = y.transpose(0, 1)
         return y, (final[0] if len(final) == 1 else tuple(final))
 
-    def _states(self, state, B, dtype, unbatched):
+    def _states(self, state, B, dtype, unbatched, dev):
         names = self.spec.state
         if state is None:
             return []
@@ -236,7 +273,8 @@ class Recurrent(nn.Module):
         out = []
         for n, s, size in zip(names, given, self._sizes):
             want = (L, size) if unbatched else (L, B, size)
-            self._check_device(s.device, f"state {n}")
+            if s.device != dev:
+                raise RuntimeError(f"state {n}: on {s.device}, but the input is on {dev}; move it with .to()")
             if tuple(s.shape) != want:
                 raise ValueError(f"state {n}: expected size {want}, got {tuple(s.shape)}")
             if s.dtype != dtype:
@@ -280,7 +318,11 @@ class Recurrent(nn.Module):
         """A ``torch.nn.LSTM/GRU/RNN`` state_dict with this module's function (lstm, gru, rnn, irnn)."""
         dt = self._tensors()[0].dtype
         layer = self._layer(_NUMPY[dt])
-        self._bind(layer, self._tensors())
+        if self._tensors()[0].is_cuda:  # host copies for the conversion (not bound: they would go stale)
+            layer.set_params({n: t.detach().cpu().numpy() for n, t in zip(self._names, self._tensors())})
+            self._bound.pop(id(layer), None)
+        else:
+            self._bind(layer, self._tensors())
         return {k: torch.from_numpy(v) for k, v in torch_compat.to_torch(layer).items()}
 
 
