@@ -251,3 +251,22 @@ def test_the_example_trains_a_user_variant_beside_nn_lstm():
     assert p.returncode == 0, p.stderr[-2000:]
     assert "forget_gated_rnn (lstmlab, in torch)" in p.stdout and "torch.nn.LSTM" in p.stdout
     assert p.stdout.count("held-out MSE") == 2
+
+
+def test_tape_is_recycled_at_backward_unless_the_graph_is_kept():
+    """Without retain_graph the forward's buffers go back at the backward (not when the graph is freed, often
+    after the next forward); with retain_graph a second backward gives the same gradients."""
+    torch.manual_seed(0)
+    m = lt.Recurrent("lstm", 3, 4, dtype=torch.float64)
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    y, _ = m(x)
+    y.sum().backward()
+    assert y.grad_fn.tape.ctx.released
+    x.grad = None
+    y, _ = m(x)
+    y.sum().backward(retain_graph=True)
+    first = x.grad.clone()
+    assert not y.grad_fn.tape.ctx.released
+    x.grad = None
+    y.sum().backward()
+    assert torch.equal(first, x.grad) and y.grad_fn.tape.ctx.released

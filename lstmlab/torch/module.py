@@ -74,12 +74,23 @@ class _Apply(torch.autograd.Function):
         ds = tuple(arr(torch.zeros((layer.num_layers * layer.num_directions, lctx.B, size),
                                    dtype=_TORCH[layer.dtype], device=ctx.device))
                    if d is None else arr(d) for d, size in zip(dfinal, layer.state_sizes))
-        # retain: autograd may call this again on the same graph (retain_graph, gradcheck); the
-        # buffers go back when the graph is freed (see _Tape)
-        grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=True)
+        # retain the tape only when autograd keeps the graph (retain_graph, gradcheck) and may call this
+        # again; else its buffers go back to the workspace now, not when the graph is freed (often after
+        # the next forward, which would then take fresh, page-faulting memory)
+        keep = _keep_graph()
+        grads, dx, d0 = layer.backward(lctx, dyn, ds, retain=keep)
         dparams = [_tensor(grads[n], ctx.device) for n in ctx.names]
         dstates = [_tensor(d, ctx.device) for d in d0] if ctx.n_state else []
         return (None, None, None, None, None, _tensor(dx, ctx.device), *dstates, *dparams)
+
+
+def _keep_graph() -> bool:
+    """Whether the running backward keeps its graph (``retain_graph``); True when torch cannot say."""
+    probe = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    try:
+        return True if probe is None else bool(probe())
+    except RuntimeError:  # not inside a graph task
+        return True
 
 
 def _as_device(t):
