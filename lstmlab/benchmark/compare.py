@@ -28,6 +28,8 @@ from . import timing
 
 #: The lstmlab.torch module's case name (timed beside lstmlab, not a baseline).
 MODULE = "lstmlab.torch module"
+#: torch's own cost per call of such a module (an autograd.Function doing nothing; not a baseline).
+FLOOR = "torch autograd floor"
 
 
 def _baselines(variant, size, against, compile_):
@@ -71,6 +73,7 @@ def run(variants, sizes, threads, against="torch", compile_=False, repeats=7, bu
                 cases = {"lstmlab": timing.lstmlab_step(v, *size)}
                 if against == "torch":
                     cases[MODULE] = timing.torch_module_step(v, *size)
+                    cases[FLOOR] = timing.torch_function_floor(v, *size)
                 for k, fn in _baselines(v, size, against, compile_).items():
                     try:
                         fn()  # a baseline that cannot run here is reported, not fatal
@@ -84,14 +87,15 @@ def run(variants, sizes, threads, against="torch", compile_=False, repeats=7, bu
                 per_flop = med["lstmlab"] / flops
                 if v == "lstm":
                     lstm_rate = per_flop
-                base = {k: t for k, t in med.items() if k not in ("lstmlab", MODULE)}
+                base = {k: t for k, t in med.items() if k not in ("lstmlab", MODULE, FLOOR)}
                 best = min(base, key=base.get) if base else None
                 row = dict(threads=n, variant=v, size=size, ms=med["lstmlab"] * 1e3, gflops=gflops,
                            peak=peaks[n], pct_peak=100 * gflops / peaks[n],
                            per_flop_vs_lstm=(per_flop / lstm_rate) if lstm_rate else None,
                            baselines={k: t * 1e3 for k, t in base.items()},
                            best=best, speedup=(base[best] / med["lstmlab"]) if best else None,
-                           module_ms=med[MODULE] * 1e3 if MODULE in med else None)
+                           module_ms=med[MODULE] * 1e3 if MODULE in med else None,
+                           floor_ms=med[FLOOR] * 1e3 if FLOOR in med else None)
                 rows.append(row)
                 echo(_line(row))
     return rows, peaks
@@ -105,6 +109,8 @@ def _line(r):
         s += f" | {k} {v:.2f} ms ({v / r['ms']:.2f}x)"
     if r.get("module_ms"):
         s += f" | {MODULE} {r['module_ms']:.2f} ms (+{r['module_ms'] - r['ms']:.3f} ms)"
+    if r.get("floor_ms"):
+        s += f" | {FLOOR} {r['floor_ms']:.3f} ms"
     return s
 
 
@@ -121,14 +127,16 @@ def markdown(rows, peaks, command: str) -> str:
              "Float32, forward + backward of a sum loss, medians of alternating runs. "
              "Speed-up = best baseline time / lstmlab time.", "",
              "| threads | variant | T, B, D, H | lstmlab ms | GFLOP/s (% of SGEMM peak) | time/FLOP vs lstm "
-             "| baselines, ms | speed-up vs best | lstmlab.torch module ms (over lstmlab) |",
+             "| baselines, ms | speed-up vs best | lstmlab.torch module ms (over lstmlab; torch's own floor) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         base = "; ".join(f"{k} {v:.2f}" for k, v in r["baselines"].items()) or "-"
         rel = f"{r['per_flop_vs_lstm']:.2f}" if r["per_flop_vs_lstm"] else "-"
         sp = f"**{r['speedup']:.2f}x** ({r['best']})" if r["speedup"] else "-"
-        mod = (f"{r['module_ms']:.2f} (+{1e3 * (r['module_ms'] - r['ms']):.0f} us)" if r.get("module_ms")
+        mod = (f"{r['module_ms']:.2f} (+{1e3 * (r['module_ms'] - r['ms']):.0f} us" if r.get("module_ms")
                else "-")
+        if r.get("module_ms"):
+            mod += f"; floor {1e3 * r['floor_ms']:.0f} us)" if r.get("floor_ms") else ")"
         lines.append(f"| {r['threads']} | {r['variant']} | {', '.join(map(str, r['size']))} | {r['ms']:.2f} | "
                      f"{r['gflops']:.1f} ({r['pct_peak']:.0f}%) | {rel} | {base} | {sp} | {mod} |")
     lines.append("")
