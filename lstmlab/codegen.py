@@ -48,8 +48,10 @@ def _with_scratch(lines, scratch, before, dtype_of):
     k = lines.index(before)
     pad = config.POINTWISE_PAD
     # the array dtype: a float32 layer's pointwise maths stays float32 (16 SIMD lanes)
-    alloc = [f"    HP = -(-H // {pad}) * {pad}"]
-    alloc += [f"    {name} = np.zeros(({rows}, HP), {dtype_of})" for name, rows in scratch]
+    alloc = [f"    HP = -(-H // {pad}) * {pad}", f"    VB = {config.POINTWISE_BLOCK}", f"    VP = {pad}",
+             f"    ACC = np.zeros({pad}, np.float64)"]
+    alloc += [f"    {name} = np.zeros(({rows}, {config.POINTWISE_BLOCK if name.startswith('B') else 'HP'}), "
+              f"{dtype_of})" for name, rows in scratch]
     return "\n".join(lines[:k] + alloc + lines[k:]) + "\n"
 
 
@@ -87,16 +89,57 @@ def _unit_loops(name, code: StageCode):
     kernel's own scratch rows ``IN<k>``/``OUT<k>``, so LLVM vectorises it
     without runtime alias checks (with them it gave up: too many pointers).
     One loop per row: a single loop over all rows needs too many alias checks.
+    A stage whose rows would need more alias checks than LLVM allows runs in
+    blocks (:func:`_blocked_unit_loops`).
     """
+    if len(code.loads) * code.n_results > config.ALIAS_CHECK_LIMIT:
+        return _blocked_unit_loops(name, code)
     out = []
-    out += [x for e in code.sums_before for x in emit.render_row_sum(e)]  # a reduce stage's output grads
+    out += [x for e in code.sums_before for x in _row_sum(e)]  # a reduce stage's output grads
     for n, (_, src) in enumerate(code.loads):
         out += ["for j in range(H):", f"    IN{name}[{n}, j] = {src}"]
     res = [f"r{n}" for n in range(code.n_results)]
     out += ["for j in range(HP):", "    " + emit.render_call(code, lambda n: f"IN{name}[{n}, j]", res)]
     out += [f"    OUT{name}[{n}, j] = r{n}" for n in range(code.n_results)]
     out += _moves_loop(code.stores, lambda n: f"OUT{name}[{n}, j]")
-    return out + [x for e in code.sums_after for x in emit.render_row_sum(e)]  # a reduce stage's terms
+    return out + [x for e in code.sums_after for x in _row_sum(e)]  # a reduce stage's terms
+
+
+def _row_sum(expr: str) -> list:
+    """Replace the H-long row ``expr`` (in j) by its sum, broadcast (as :func:`lstmlab.emit.render_row_sum`).
+
+    Summed in VP float64 partial sums, one per lane, then those added: one
+    running sum is a chain of dependent adds LLVM may not reorder (strict
+    floating point), 4 cycles per unit; the lanes' sums vectorise.
+    """
+    return ["for k in range(VP):", "    ACC[k] = 0.0", "nf = H - H % VP", "for j0 in range(0, nf, VP):",
+            "    for k in range(VP):", "        j = j0 + k", f"        ACC[k] += {expr}", "rs = 0.0",
+            "for k in range(VP):", "    rs += ACC[k]", "for j in range(nf, H):", f"    rs += {expr}",
+            "for j in range(H):", f"    {expr} = rs"]
+
+
+def _blocked_unit_loops(name, code: StageCode):
+    """:func:`_unit_loops` for a stage reading and writing many rows, in blocks of VB units.
+
+    Its scratch rows ``BIN<k>``/``BOUT<k>`` are VB wide with VB a literal, so
+    their stride is a constant: all rows of one array form one pointer group
+    and the vectoriser's runtime alias checks stay few. With runtime strides
+    each row is its own group, and past LLVM's limit of checks the loop ran
+    scalar (the layer-normalised LSTM's main stage: 21 rows in, 7 out).
+    """
+    out = [x for e in code.sums_before for x in _row_sum(e)]
+    blk = ["nj = min(VB, H - j0)", "nv = min(VB, -(-nj // VP) * VP)"]
+    for n, (_, src) in enumerate(code.loads):
+        blk += ["for jj in range(nj):", "    j = j0 + jj", f"    BIN{name}[{n}, jj] = {src}"]
+    res = [f"r{n}" for n in range(code.n_results)]
+    blk += ["for jj in range(nv):", "    " + emit.render_call(code, lambda n: f"BIN{name}[{n}, jj]", res)]
+    blk += [f"    BOUT{name}[{n}, jj] = r{n}" for n in range(code.n_results)]
+    for m in code.stores:
+        *guard, line = emit.render_move(m, lambda n: f"BOUT{name}[{n}, jj]", None, "t + 1 < T")
+        loop = ["for jj in range(nj):", "    j = j0 + jj", "    " + line.strip()]
+        blk += guard + ["    " + x for x in loop] if guard else loop
+    out += ["for j0 in range(0, H, VB):"] + ["    " + x for x in blk]
+    return out + [x for e in code.sums_after for x in _row_sum(e)]
 
 
 # On the CPU an option's pass runs over its mask's rows (none without the option), not under a flag:
@@ -123,6 +166,8 @@ def _mask_pass(i, moves):
 
 
 def _scratch(code: StageCode, name):
+    if len(code.loads) * code.n_results > config.ALIAS_CHECK_LIMIT:
+        return [(f"BIN{name}", max(len(code.loads), 1)), (f"BOUT{name}", code.n_results)]
     return [(f"IN{name}", max(len(code.loads), 1)), (f"OUT{name}", code.n_results)]
 
 

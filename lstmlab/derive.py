@@ -296,6 +296,10 @@ def _printer(sp):
                 return f"1.0/{self.parenthesize(base, 100)}"
             if ex == sp.Rational(1, 2):
                 return f"math.sqrt({self._print(base)})"
+            if ex == sp.Rational(3, 2):  # a layer norm's variance gradient: no pow call per unit
+                return f"({self.parenthesize(base, 100)}*math.sqrt({self._print(base)}))"
+            if ex == -sp.Rational(1, 2):
+                return f"(1.0/math.sqrt({self._print(base)}))"
             return super()._print_Pow(e, rational)
 
     return Printer({"fully_qualified_modules": True, "standard": "python3"})

@@ -43,6 +43,11 @@ shifts at 0. Parameters are unit vectors ``(H,)`` named
 ``ln_gx_<block>``, ``ln_bx_<block>``, ``ln_ga_<block>`` ("xh"),
 ``ln_g_<block>``, ``ln_b_<block>`` ("gates"), ``ln_gc``, ``ln_bc`` (cell);
 a second stage's carry its index (``ln1_...``).
+
+The variance stage's terms carry :math:`\epsilon / H` each, so its sum is
+:math:`\sigma^2 + \epsilon` and the normalising stage reads no float
+constant: in a float32 layer its maths stays float32 (a float64 literal there
+made the sigmoids and tanhs float64, at half the SIMD lanes).
 """
 from __future__ import annotations
 
@@ -150,7 +155,7 @@ def _build(spec, kind):
         methods[f"_ln_var{j}"] = _function(
             f"_ln_var{j}", members + list(mus.values()) + ["n_units"], [],
             [f"({' + '.join(f'({m} - {mus[g]}) * ({m} - {mus[g]})' for m, _ in groups[g])}) / "
-             f"({len(groups[g])}.0 * n_units)" for g in groups])
+             f"({len(groups[g])}.0 * n_units) + LN_EPS / n_units" for g in groups])
         stages.append(Stage((), tuple(vrs.values()), forward=f"_ln_var{j}", backward=None, kind="reduce"))
         # 4. the variant's own maths on the normalised values
         norm = {}
@@ -163,7 +168,7 @@ def _build(spec, kind):
                 else:
                     gn, sh = f"{P}ga_{b}", None
                 gains.append(gn)
-                expr = f"({m} - {mus[g]}) * {gn} / math.sqrt({vrs[g]} + LN_EPS)"
+                expr = f"({m} - {mus[g]}) * {gn} / math.sqrt({vrs[g]})"
                 if sh is not None:
                     shifts.append(sh)
                     expr += f" + {sh}"
@@ -200,12 +205,12 @@ def _build(spec, kind):
             methods["_ln_muc"] = _function("_ln_muc", [new_c, "n_units"], [], [f"{new_c} / n_units"])
             stages.append(Stage((), ("ln_mu_c",), forward="_ln_muc", backward=None, kind="reduce"))
             methods["_ln_varc"] = _function("_ln_varc", [new_c, "ln_mu_c", "n_units"], [],
-                                            [f"({new_c} - ln_mu_c) * ({new_c} - ln_mu_c) / n_units"])
+                                            [f"({new_c} - ln_mu_c) * ({new_c} - ln_mu_c) / n_units + LN_EPS / n_units"])
             stages.append(Stage((), ("ln_var_c",), forward="_ln_varc", backward=None, kind="reduce"))
             gains.append("ln_gc")
             shifts.append("ln_bc")
             methods["_ln_cellout"] = cls.cell_output
-            hexpr = (f"_ln_cellout(({new_c} - ln_mu_c) * ln_gc / math.sqrt(ln_var_c + LN_EPS) + ln_bc"
+            hexpr = (f"_ln_cellout(({new_c} - ln_mu_c) * ln_gc / math.sqrt(ln_var_c) + ln_bc"
                      + "".join(f", {r}" for r in rest) + ")")
             finals = [hexpr] + [f"ln_new_{s}" for s in spec.state[1:]]
             methods["_ln_out"] = _function("_ln_out", keep + ["ln_mu_c", "ln_var_c", "ln_gc", "ln_bc"], [], finals)

@@ -189,3 +189,20 @@ def test_derived_backward_divides_by_a_square_correctly():
         down[i] -= 1e-6
         num = (st.forward(*up)[0] - st.forward(*down)[0]) / 2e-6
         assert abs(grads[i] - num) < 1e-8, a
+
+
+@pytest.mark.parametrize("expr,value", [("y/x**sp.Rational(3, 2)", 3 / 2 ** 1.5),
+                                        ("y*(x + 1)**sp.Rational(3, 2)", 3 * 3 ** 1.5),
+                                        ("y/(3*x + 1)**sp.Rational(3, 2)", 3 / 7 ** 1.5),
+                                        ("1/sp.sqrt(x + 1)", 3 ** -0.5)])
+def test_half_integer_powers_print_as_square_roots_with_their_parentheses(expr, value):
+    """x^(3/2) prints as x*sqrt(x) (a layer norm's variance gradient: no pow per unit), its base parenthesised."""
+    import math
+
+    import sympy as sp
+
+    from lstmlab.derive import _printer
+    x, y = sp.symbols("x y", real=True)
+    text = _printer(sp).doprint(eval(expr))
+    assert "**" not in text
+    assert math.isclose(eval(text, {"math": math, "x": 2.0, "y": 3.0}), value, rel_tol=1e-14)
