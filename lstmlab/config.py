@@ -37,10 +37,11 @@ ROW_GEMV_MAX_BATCH = ((512, 15), (128, 4))
 #: all, so at H = 8 the gate maths ran scalar: LSTM forward (200, 1, 1, 8)
 #: 486 -> 193 ns per step with the pad; H >= 32 unchanged (measured, one thread).
 POINTWISE_PAD = 16
-#: A pointwise stage reading n rows and writing m is run in blocks of
+#: A forward pointwise stage reading n rows and writing m is run in blocks of
 #: POINTWISE_BLOCK units (scratch rows of a literal width: constant strides)
 #: when n * m exceeds this: LLVM's vectoriser gives up past 128 runtime alias
-#: checks, one per read row and written row with runtime strides.
+#: checks, one per read row and written row with runtime strides (backwards
+#: measured slower in blocks; see codegen._blocks).
 ALIAS_CHECK_LIMIT = 100
 POINTWISE_BLOCK = 128
 
