@@ -124,7 +124,8 @@ def markdown(rows, peaks, command: str) -> str:
              f"numpy {numpy.__version__}" + _torch_version() + "  ",
              f"Machine: {platform.machine()} {_cpu_name()}, {os.cpu_count()} logical CPUs, Python "
              f"{platform.python_version()}  ",
-             "Float32, forward + backward of a sum loss, medians of alternating runs. "
+             "Float32, forward + backward of a sum loss, medians of alternating turns (each a block of "
+             "back-to-back calls of about 20 ms, one call for slow sizes). "
              "Speed-up = best baseline time / lstmlab time.", "",
              "| threads | variant | T, B, D, H | lstmlab ms | GFLOP/s (% of SGEMM peak) | time/FLOP vs lstm "
              "| baselines, ms | speed-up vs best | lstmlab.torch module ms (over lstmlab; torch's own floor) |",
