@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import run_cuda_script
 
 import lstmlab
 
@@ -129,8 +130,7 @@ def test_device_arrays_in_and_out_and_clear_errors():
             raise AssertionError("recompute on cuda")
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 def test_device_arrays_stay_on_the_device_through_the_whole_stack():
@@ -188,8 +188,7 @@ def test_device_arrays_stay_on_the_device_through_the_whole_stack():
             raise AssertionError("NaN accepted")
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 @pytest.mark.skipif(os.environ.get("LSTMLAB_TEST_REAL_CUDA") != "1", reason="needs a GPU and a CUDA build of torch")
@@ -222,8 +221,7 @@ def test_torch_module_on_cuda_tensors_matches_the_cpu():
             raise AssertionError("a CPU input reached a CUDA module")
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 def test_regularisation_options_on_cuda_match_the_cpu():
@@ -254,8 +252,7 @@ def test_regularisation_options_on_cuda_match_the_cpu():
                 assert not np.allclose(yc, ye) and np.abs(ye - gpu.eval().forward(x)[0]).max() < 1e-12
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 def test_forward_only_variant_runs_on_cuda():
@@ -273,8 +270,7 @@ def test_forward_only_variant_runs_on_cuda():
         assert max(np.abs(ga[k] - gb[k]).max() for k in ga) < 1e-12
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 def test_missing_gpu_is_a_clear_error():
@@ -312,8 +308,7 @@ def test_persistent_kernel_falls_back_when_weights_do_not_fit():
         assert np.abs(cpu.forward(x)[0] - y).max() < 1e-6
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 def test_bad_device_name():
@@ -342,8 +337,7 @@ def test_tiled_and_simple_matmul_match_numpy():
                         assert np.allclose(C.copy_to_host(), want + 1.0), (M, K, N, ta, tb, tiled)
         print("ok")
     ''')
-    rc = _run(code)
-    assert rc.returncode == 0 and rc.stdout.strip().endswith("ok"), rc.stderr[-3000:]
+    run_cuda_script(code)
 
 
 def test_import_lstmlab_never_needs_cuda_and_missing_numba_cuda_is_named():

@@ -178,26 +178,48 @@ def test_layer_norm_of_a_state_of_size_one_is_refused():
 CUDA_SCRIPT = """
 import numpy as np
 import lstmlab
-for kernels in ("step", "persistent"):
-    cpu = lstmlab.RNN("lstm", 2, 4, dtype=np.float64, seed=1, layer_norm="xh+cell")
-    gpu = lstmlab.RNN("lstm", 2, 4, dtype=np.float64, seed=1, layer_norm="xh+cell", device="cuda",
-                      cuda_kernels=kernels)
+from lstmlab.scalar import sigmoid, tanh
+from numba import cuda
+
+
+@lstmlab.register("user_ln")
+class User(lstmlab.Variant):
+    inputs, state = ("f", "u"), ("h",)
+
+    @staticmethod
+    def forward(x_f, x_u, a_f, a_u, h):
+        f = sigmoid(x_f + a_f)
+        return (f * h + (1.0 - f) * tanh(x_u + a_u),)
+
+
+cases = [("lstm", "xh+cell", "step"), ("lstm", "xh+cell", "persistent"), ("lstm", "gates", "step"),
+         ("gru", "xh", "step"), ("user_ln", "xh", "step")]
+for name, kind, kernels in cases:
+    cpu = lstmlab.RNN(name, 2, 4, dtype=np.float64, seed=1, layer_norm=kind)
+    gpu = lstmlab.RNN(name, 2, 4, dtype=np.float64, seed=1, layer_norm=kind, device="cuda", cuda_kernels=kernels)
     rng = np.random.default_rng(0)
     cpu.set_params({k: v + rng.uniform(-0.3, 0.3, v.shape) for k, v in cpu.params.items()})
     gpu.set_params(cpu.params)
     x = rng.standard_normal((3, 2, 2))
     L = np.array([3, 2])
     yc, fc, cc = cpu.forward(x, lengths=L)
-    yg, fg, cg = gpu.forward(x, lengths=L)
     dy = rng.standard_normal(yc.shape)
     gc, dxc, _ = cpu.backward(cc, dy)
-    gg, dxg, _ = gpu.backward(cg, dy)
+    if kernels == "step" and name != "lstm":  # the stack kept on the device: device arrays in and out
+        yg, fg, cg = gpu._forward(cuda.to_device(x), None, L, None, None,
+                                  {k: cuda.to_device(v) for k, v in cpu.params.items()})
+        gg, dxg, _ = gpu.backward(cg, cuda.to_device(dy))
+        yg, dxg, gg = yg.copy_to_host(), dxg.copy_to_host(), {k: v.copy_to_host() for k, v in gg.items()}
+    else:
+        yg, fg, cg = gpu.forward(x, lengths=L)
+        gg, dxg, _ = gpu.backward(cg, dy)
     err = max([np.abs(yc - yg).max(), np.abs(dxc - dxg).max()] + [np.abs(gc[k] - gg[k]).max() for k in gc])
-    assert err < 1e-10, (kernels, err)
+    assert err < 1e-10, (name, kind, kernels, err)
 print("ok")
 """
 
 
 def test_cuda_matches_cpu():
-    """The CUDA kernels (simulator without a GPU) of the LSTM with layer norm and the cell's, step and persistent."""
+    """The CUDA kernels (simulator without a GPU) against the CPU with layer norm: the LSTM's cell form (step and
+    persistent kernels) and per-gate form, the GRU and a user's variant ("xh", the stack kept on the device)."""
     run_cuda_script(CUDA_SCRIPT)
