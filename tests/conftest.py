@@ -94,3 +94,20 @@ def run_cuda_script(script, *args, timeout=900):
     rc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
                         timeout=timeout)
     assert rc.returncode == 0 and "ok" in rc.stdout, rc.stderr[-3000:]
+
+
+def user_variant_source(name):
+    """Source registering a user's forward-only variant (its backward derived) as ``name``: a forget-gated
+    RNN, for scripts run in a fresh process (the CUDA simulator's)."""
+    import textwrap
+    return textwrap.dedent(f'''
+        import lstmlab
+        from lstmlab.scalar import sigmoid, tanh
+        @lstmlab.register({name!r})
+        class User(lstmlab.Variant):
+            inputs, state = ("f", "u"), ("h",)
+            @staticmethod
+            def forward(x_f, x_u, a_f, a_u, h):
+                f = sigmoid(x_f + a_f)
+                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
+    ''')

@@ -13,7 +13,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import run_cuda_script
+from conftest import run_cuda_script, user_variant_source
 
 import lstmlab
 
@@ -58,21 +58,6 @@ SCRIPT = textwrap.dedent('''
         out[name] = errs
     print(json.dumps(out))
 ''')
-
-
-def _user_variant(name):
-    """Source registering a user's forward-only variant (its backward derived) as ``name``."""
-    return textwrap.dedent(f'''
-        import lstmlab
-        from lstmlab.scalar import sigmoid, tanh
-        @lstmlab.register({name!r})
-        class User(lstmlab.Variant):
-            inputs, state = ("f", "u"), ("h",)
-            @staticmethod
-            def forward(x_f, x_u, a_f, a_u, h):
-                f = sigmoid(x_f + a_f)
-                return (f * h + (1.0 - f) * tanh(x_u + a_u),)
-    ''')
 
 
 def _run(code, *args, timeout=900):
@@ -138,7 +123,7 @@ def test_device_arrays_stay_on_the_device_through_the_whole_stack():
     output and gradient comes back as a device array equal to the CPU's, and nothing but the 4-byte
     finiteness flags is copied to the host - no activation, weight or gradient makes a round trip.
     lstm, gru and a user's variant; two layers, both directions, batch_first, lengths and every option."""
-    code = _user_variant("user_dev") + textwrap.dedent('''
+    code = user_variant_source("user_dev") + textwrap.dedent('''
         import numpy as np
         from numba import cuda
         import lstmlab
@@ -228,7 +213,7 @@ def test_regularisation_options_on_cuda_match_the_cpu():
     """Dropout and weight drop act around the kernels, recurrent dropout and zoneout inside them: the same masks
     give the same results on CUDA, step and persistent kernels, for lstm, gru and a user's (derived-backward)
     variant."""
-    code = _user_variant("user_zone") + textwrap.dedent('''
+    code = user_variant_source("user_zone") + textwrap.dedent('''
         import numpy as np
         import lstmlab
         zone = {"lstm": {"c": 0.5, "h": 0.2}, "gru": 0.3, "user_zone": 0.3}
@@ -257,7 +242,7 @@ def test_regularisation_options_on_cuda_match_the_cpu():
 
 def test_forward_only_variant_runs_on_cuda():
     """A derived backward compiles for CUDA too."""
-    code = _user_variant("fo_cuda") + textwrap.dedent('''
+    code = user_variant_source("fo_cuda") + textwrap.dedent('''
         import numpy as np
         import lstmlab
         a = lstmlab.RNN("fo_cuda", 3, 4, dtype=np.float64)

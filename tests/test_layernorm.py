@@ -7,7 +7,7 @@ finite differences, with zoneout on top.
 """
 import numpy as np
 import pytest
-from conftest import check_sampled_gradients, run_cuda_script
+from conftest import check_sampled_gradients, run_cuda_script, user_variant_source
 
 import lstmlab
 from lstmlab import layernorm
@@ -175,22 +175,9 @@ def test_layer_norm_of_a_state_of_size_one_is_refused():
         lstmlab.RNN("lstm", 2, 1, layer_norm="xh")
 
 
-CUDA_SCRIPT = """
+CUDA_SCRIPT = user_variant_source("user_ln") + """
 import numpy as np
-import lstmlab
-from lstmlab.scalar import sigmoid, tanh
 from numba import cuda
-
-
-@lstmlab.register("user_ln")
-class User(lstmlab.Variant):
-    inputs, state = ("f", "u"), ("h",)
-
-    @staticmethod
-    def forward(x_f, x_u, a_f, a_u, h):
-        f = sigmoid(x_f + a_f)
-        return (f * h + (1.0 - f) * tanh(x_u + a_u),)
-
 
 cases = [("lstm", "xh+cell", "step"), ("lstm", "xh+cell", "persistent"), ("lstm", "gates", "step"),
          ("gru", "xh", "step"), ("user_ln", "xh", "step")]
