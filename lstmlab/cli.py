@@ -299,6 +299,10 @@ def _add_bench(sub):
     p.add_argument("--stream", action="store_true", help="time one streaming step at B = 1 (layer.stream().step) "
                    "against torch's cell and module called per step, for H in --hidden")
     p.add_argument("--hidden", default="8,32,128", help="with --stream: hidden sizes (default 8,32,128)")
+    p.add_argument("--options", action="store_true", help="time what the options cost instead: two stacked "
+                   "layers, plain against dropout, weight drop, recurrent dropout (both forms), zoneout, each "
+                   "layer-norm form and a projection to H/2 that the variant takes, and the same regularisers "
+                   "around the variant's PyTorch custom cell")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
     p.set_defaults(func=_cmd_bench)
 
@@ -316,6 +320,21 @@ def _cmd_bench(args) -> int:
             print("lstmlab bench: torch is not installed, so there is nothing to compare against. Install it "
                   "(python3 -m pip install torch) or run with --against none.", file=sys.stderr)
             return 2
+    if args.options:
+        from .benchmark import options
+        from .config import set_num_threads
+        text = []
+        for n in threads:
+            set_num_threads(n)
+            if args.against == "torch":
+                import torch
+                torch.set_num_threads(n)
+            rows = options.run(variants, sizes, args.repeats, args.against, layer_norm=True, projection=True)
+            text.append(options.markdown(rows, n, " ".join(["lstmlab", *sys.argv[1:]])))
+        if args.markdown:
+            atomic_write_text(args.markdown, "\n".join(text))
+            print(f"wrote {args.markdown}")
+        return 0
     if args.stream:
         hiddens = [int(h) for h in args.hidden.split(",") if h.strip()]
         rows = compare.run_stream(variants, hiddens, threads, args.against, args.repeats, args.budget)

@@ -92,3 +92,15 @@ def test_the_torch_option_cells_compute_the_plain_cell_without_masks():
         torch_cells.option_cell("lstm", option, 4, 2, 3, 5, p=0.0)()
     with pytest.raises(ValueError, match="option: expected one of"):
         torch_cells.option_cell("lstm", "layer_norm", 4, 2, 3, 5)
+
+
+def test_bench_options_command_tiny(tmp_path):
+    """lstmlab bench --options: every option, layer-norm form and projection the variant takes, as Markdown."""
+    out = tmp_path / "options.md"
+    rc = subprocess.run([sys.executable, "-m", "lstmlab", "bench", "--options", "--against", "none", "--variants",
+                         "rnn", "--sizes", "4,2,3,4", "--threads", "1", "--repeats", "1", "--markdown", str(out)],
+                        capture_output=True, text=True, timeout=600)
+    assert rc.returncode == 0, rc.stderr
+    text = out.read_text()
+    assert "| rnn | 4, 2, 3, 4 |" in text and "layer_norm xh" in text and "proj_size H/2" in text, text
+    assert "dropout" in text and "Command: `lstmlab bench --options" in text

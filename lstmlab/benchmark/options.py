@@ -119,6 +119,22 @@ def run(variants, sizes, repeats=7, against="torch", echo=print, layer_norm=Fals
     return rows
 
 
+def markdown(rows, threads: int, command: str) -> str:
+    """The rows of :func:`run` as a Markdown table: each option's time over the plain stack's, and the same
+    option around the PyTorch custom cell over lstmlab's."""
+    lines = [f"Command: `{command}`  ",
+             f"Two stacked layers, float32, {threads} thread(s), training mode (masks drawn every call), forward "
+             "+ backward, medians of alternating turns; each option ÷ the plain stack, then the torch custom "
+             "cell's time ÷ lstmlab's for the same option.", "",
+             "| variant | T, B, D, H | plain ms | option ÷ plain | torch cell ÷ lstmlab |", "|---|---|---|---|---|"]
+    for v, size, ms in rows:
+        opts = [k for k in ms if k != "plain" and not k.startswith("torch")]
+        ratio = "; ".join(f"{k} {ms[k] / ms['plain']:.2f}x" for k in opts)
+        cells = "; ".join(f"{k} {ms[f'torch cell {k}'] / ms[k]:.1f}x" for k in opts if f"torch cell {k}" in ms)
+        lines.append(f"| {v} | {', '.join(map(str, size))} | {ms['plain']:.2f} | {ratio} | {cells or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m lstmlab.benchmark.options", description=__doc__.splitlines()[0])
     ap.add_argument("--variants", default="lstm,gru,peephole")
