@@ -11,6 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def is_device_array(a) -> bool:
+    """A numba.cuda device array (or anything exposing ``__cuda_array_interface__``), not a NumPy array."""
+    return not isinstance(a, np.ndarray) and (hasattr(a, "__cuda_array_interface__") or hasattr(a, "copy_to_host"))
+
+
 class HostOps:
     """NumPy arrays. Reversal index ``perm`` (T, B): each sequence reversed within its length."""
     resident = False

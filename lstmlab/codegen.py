@@ -39,11 +39,13 @@ def _lines(indent, items):
 
 
 def _with_scratch(lines, scratch, before, dtype_of):
-    """Allocate the scratch rows once, before the time loop (``before``), HP wide.
+    """Allocate the scratch rows once, before the time loop (``before``).
 
-    HP is H rounded up to :data:`lstmlab.config.POINTWISE_PAD`: the compute loop
-    runs over all HP lanes so that LLVM's vector loop runs at small H; the pad
-    lanes stay zero on input and are never stored.
+    ``IN``/``OUT`` rows are HP wide, H rounded up to :data:`lstmlab.config.POINTWISE_PAD`:
+    the compute loop runs over all HP lanes so that LLVM's vector loop runs at
+    small H; the pad lanes stay zero on input and are never stored. A blocked
+    stage's ``BIN``/``BOUT`` rows are :data:`lstmlab.config.POINTWISE_BLOCK` wide
+    (:func:`_blocked_unit_loops`); ``ACC`` holds the row sums' lane sums (:func:`_row_sum`).
     """
     k = lines.index(before)
     pad = config.POINTWISE_PAD

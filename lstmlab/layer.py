@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from . import backends, candidate_dropout, layernorm, memory, parallel, projection, regularise, validate
-from .arrayops import HOST
+from .arrayops import HOST, is_device_array
 from .init import init_params
 from .registry import get_spec
 
@@ -390,7 +390,7 @@ class RNN:
     def _forward(self, x, state, lengths, recompute, rng, params):
         """:meth:`forward`; ``params``: None (the layer's own) or full-name device arrays to run with
         (the torch bridge's CUDA tensors), which keep the whole stack on the device."""
-        xp, on_device = self._ops(x, params)
+        xp, on_device = self._ops(x, params), False
         if not xp.resident:
             x, on_device = validate.to_host(self, x, "x")
             if isinstance(state, (tuple, list)):
@@ -473,13 +473,12 @@ class RNN:
         return y, tuple(final), ctx
 
     def _ops(self, x, params):
-        """Where this call's stack runs: ``(array namespace, staged)``. Device arrays on a CUDA layer
-        stay on the device (a projected layer stages them through the host: ``staged`` True)."""
-        if self.device == "cuda" and not self.proj_size and (params is not None or not isinstance(x, np.ndarray)):
-            from .cuda.ops import DEVICE, is_device_array
-            if params is not None or is_device_array(x):
-                return DEVICE, False
-        return HOST, False
+        """Where this call's stack runs (its array namespace): device arrays, or the caller's device
+        parameters, on a CUDA layer stay on the device; a projected layer stages them through the host."""
+        if self.device == "cuda" and not self.proj_size and (params is not None or is_device_array(x)):
+            from .cuda.ops import DEVICE
+            return DEVICE
+        return HOST
 
     def stream(self, batch: int = 1, state=None):
         """A :class:`lstmlab.stream.Stream`: this layer run one step per call, its state kept.

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrayops import HOST
+from .arrayops import HOST, is_device_array
 from .hostside import c_contiguous
 
 
 def to_host(layer, arr, name):
     """A NumPy copy of a CUDA device array (the CUDA layer stages through the host)."""
-    if isinstance(arr, np.ndarray) or not (hasattr(arr, "__cuda_array_interface__")
-                                           or hasattr(arr, "copy_to_host")):
+    if not is_device_array(arr):
         return arr, False
     if layer.device != "cuda":
         raise TypeError(f"{name}: got a CUDA device array, but this layer runs on the CPU (device='cpu'); "

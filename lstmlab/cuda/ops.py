@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import cuda  # a module global: the simulator swaps it for its own inside kernels
 
+from ..arrayops import is_device_array
+
 _K: dict = {}
 _THREADS = 128
 
@@ -160,11 +162,6 @@ def all_finite(a) -> bool:
     flag = cuda.to_device(np.zeros(1, np.int32))
     _launch("nonfinite", a.size, flat(a), flag)
     return not flag.copy_to_host()[0]
-
-
-def is_device_array(a) -> bool:
-    """A numba.cuda device array (or anything exposing ``__cuda_array_interface__``), not a NumPy array."""
-    return not isinstance(a, np.ndarray) and (hasattr(a, "__cuda_array_interface__") or hasattr(a, "copy_to_host"))
 
 
 def as_device(a):
