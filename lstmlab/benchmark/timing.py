@@ -44,7 +44,8 @@ def alternate(cases: dict, repeats: int, budget_s: float | None = None) -> dict:
     Each turn is a block of back-to-back calls lasting about :data:`BLOCK_S` (one call for slow
     sizes), as a training loop calls its model: timed one call at a time between the other candidates,
     a call of under a millisecond ran on caches the others had just evicted (measured: lstm at
-    (200, 1, 1, 8) 0.60 ms per call against 0.16 ms in a block; torch.nn.LSTM 0.96 against 0.58).
+    (200, 1, 1, 8) 0.60 ms per call against 0.19-0.25 ms in blocks; torch.nn.LSTM 0.96 against 0.68-0.94,
+    in ``lstmlab bench`` runs before and after).
 
     ``budget_s`` stops early (after at least 3 rounds) once the rounds have
     taken that long, for slow sizes.
